@@ -9,6 +9,7 @@ import uuid
 
 from .errors import CellEditedError, CellError, InputError, pointer
 from .literals import identifier_problem, to_literal
+from .validation import copy_json
 
 META_KEY = "datadive"
 _FLOAT_KEY = "$float"
@@ -62,7 +63,7 @@ def build_cell(template, part: int, cell_type: str, source: str, stored_inputs, 
         "template": template.id,
         "version": template.version,
         "part": part,
-        "inputs": copy.deepcopy(stored_inputs),
+        "inputs": copy_json(stored_inputs),
         "source_hash": source_hash(source),
     }
     if template.locked:

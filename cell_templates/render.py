@@ -208,11 +208,16 @@ def compile_source(source: str, cell_type: str):
 
 # ---- rendering -------------------------------------------------------------
 
+_SENTINEL_RE = re.compile(r"_dd[0-9a-f]{12}_\d+__")
+_VERIFIED_CACHE_SIZE = 256
+
+
 class _State:
-    __slots__ = ("prefix", "texts")
+    __slots__ = ("nonce", "prefix", "texts")
 
     def __init__(self):
-        self.prefix = f"_dd{secrets.token_hex(6)}_"
+        self.nonce = secrets.token_hex(6)
+        self.prefix = f"_dd{self.nonce}_"
         self.texts: dict[str, str] = {}
 
 
@@ -239,7 +244,14 @@ def render_markdown(compiled, context: dict) -> str:
     return _generate(compiled, context)
 
 
-def render_code(compiled, context: dict) -> str:
+def render_code(compiled, context: dict, verified: dict | None = None) -> str:
+    """Render a code cell. ``verified`` caches placement checks already passed.
+
+    The sentinel text depends only on the template and the branches its control
+    flow took, not on the values, so a shape seen before (with the random nonce
+    masked) need not be checked again: ``verified`` maps such shapes to True.
+    The final ``ast.parse`` always runs.
+    """
     state = _State()
     token = _collector.set(state)
     try:
@@ -249,8 +261,18 @@ def render_code(compiled, context: dict) -> str:
     if not state.texts:
         _parse(text)
         return text
-    _check_placements(text, state)
-    final = re.sub(re.escape(state.prefix) + r"\d+__", lambda m: state.texts[m.group(0)], text)
+    shape = text.replace(state.nonce, "")
+    # Only shapes in which every masked sentinel is a real one are cached, so
+    # text written by the template itself can never pose as a sentinel.
+    cacheable = verified is not None and shape.count("_dd_") == text.count(state.prefix)
+    if not cacheable or shape not in verified:
+        _check_placements(text, state)
+        if cacheable:
+            if len(verified) >= _VERIFIED_CACHE_SIZE:
+                verified.pop(next(iter(verified)))
+            verified[shape] = True
+    texts = state.texts
+    final = _SENTINEL_RE.sub(lambda m: texts.get(m.group(0), m.group(0)), text)
     _parse(final)
     return final
 

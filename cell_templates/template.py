@@ -12,7 +12,7 @@ from .cells import build_cell, encode_inputs, source_hash
 from .errors import InputError, TemplateError, pointer
 from .render import RenderError, compile_source, render_code, render_markdown
 from .schemas import load_schema
-from .validation import apply_defaults, iter_errors
+from .validation import apply_defaults, copy_json, fast_validator, iter_errors
 
 _DOC_VALIDATOR: Draft202012Validator | None = None
 _META_VALIDATOR = Draft202012Validator(Draft202012Validator.META_SCHEMA)
@@ -47,7 +47,7 @@ class Template:
     __slots__ = (
         "id", "version", "title", "description", "category", "tags", "language",
         "inputs", "ui", "cells", "requires", "locked", "examples", "assistant",
-        "_doc", "_validator", "_compiled", "_input_names", "_frozen",
+        "_doc", "_validator", "_fast", "_compiled", "_input_names", "_verified", "_frozen",
     )
 
     def __init__(self, *a, **k):  # pragma: no cover - guard against direct construction
@@ -73,8 +73,13 @@ class Template:
     # -- construction -------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, doc) -> "Template":
-        """Validate ``doc`` fully and return a Template; raise ``TemplateError`` listing every problem."""
+    def from_dict(cls, doc, *, trusted: bool = False) -> "Template":
+        """Validate ``doc`` fully and return a Template; raise ``TemplateError`` listing every problem.
+
+        ``trusted`` is for documents that ship with the product or come from an
+        administrator's folder: their input schema may be compiled to Python
+        code for a faster "valid" answer. Never pass it for user documents.
+        """
         if not isinstance(doc, dict):
             raise TemplateError("a template document must be a JSON object", [{"path": "", "message": "must be of type object"}])
         errors = iter_errors(_doc_validator(), doc)
@@ -111,7 +116,9 @@ class Template:
         if errors:
             raise TemplateError("the template document is invalid", errors)
         self._compiled = tuple(compiled)
+        self._verified = tuple({} for _ in compiled)
         self._validator = Draft202012Validator(doc["inputs"], format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self._fast = fast_validator(doc["inputs"]) if trusted else None
 
         for name in ("id", "version", "title", "description", "category", "language", "locked"):
             object.__setattr__(self, name, doc[name])
@@ -139,7 +146,7 @@ class Template:
         """The same document under another version number (used by stores)."""
         doc = self.to_dict()
         doc["version"] = version
-        return Template.from_dict(doc)
+        return Template.from_dict(doc, trusted=self._fast is not None)
 
     # -- inputs -------------------------------------------------------------
 
@@ -149,7 +156,9 @@ class Template:
             inputs = {}
         if not isinstance(inputs, dict):
             raise InputError("inputs must be an object", [{"path": "", "message": "must be of type object"}])
-        values = apply_defaults(self._doc["inputs"], copy.deepcopy(inputs))
+        values = apply_defaults(self._doc["inputs"], copy_json(inputs))
+        if self._fast is not None and self._fast(values):
+            return values
         errors = iter_errors(self._validator, values)
         if errors:
             raise InputError(f"{len(errors)} invalid input{'s' if len(errors) > 1 else ''}", errors)
@@ -165,7 +174,10 @@ class Template:
         out, errors = [], []
         for i, (cell_type, tmpl) in enumerate(self._compiled):
             try:
-                text = render_code(tmpl, context) if cell_type == "code" else render_markdown(tmpl, context)
+                if cell_type == "code":
+                    text = render_code(tmpl, context, self._verified[i])
+                else:
+                    text = render_markdown(tmpl, context)
             except RenderError as exc:
                 errors.append({"path": pointer(("cells", i, "source")), "message": str(exc)})
                 continue
@@ -191,7 +203,7 @@ class Template:
 
     def cell_metadata(self, part: int) -> dict:
         """Extra metadata the document gives the template's cell ``part``."""
-        return copy.deepcopy(self._doc["cells"][part].get("metadata", {}))
+        return copy_json(self._doc["cells"][part].get("metadata", {}))
 
 
 __all__ = ["Template", "source_hash"]
