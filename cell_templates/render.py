@@ -11,13 +11,18 @@ form values and template authors away from anything they should not reach:
    (``literals.to_literal``) or, for the output of a checking filter such as
    ``ident``, by the checked name. The final source must pass ``ast.parse``.
 2. **The sandbox.** ``ImmutableSandboxedEnvironment`` refuses ``_``-prefixed and
-   internal attributes and mutation of containers; ``**`` and ``*`` are
-   bounded; ``range`` is capped; the only globals are ``range`` and ``dict``.
-3. **Bounded work.** Macros, call blocks, recursive loops, includes, imports,
-   inheritance and loops nested deeper than two are refused when the template
-   is loaded; each cell's output is capped.
+   internal attributes and mutation of containers. On top of it: the only
+   globals are ``range`` (capped) and ``dict``; only a list of harmless filters
+   and of ``str`` / ``dict`` / ``list`` methods may be called; ``*``, ``**``,
+   ``+``, ``~`` and ``join`` / ``replace`` are checked for the size of what
+   they would build *before* building it; ``%`` formatting is refused.
+3. **Bounded work.** Only ``if``, ``for``, ``set`` and ``with`` statements are
+   allowed (no macros, call or filter blocks, includes, imports, inheritance);
+   loops nest at most two deep and every render has a budget of loop steps;
+   each cell's output is capped.
 
-Markdown cells get the value's text with Markdown and HTML specials escaped.
+Markdown cells get the value's text with Markdown and HTML specials escaped,
+unless the template passes it through ``|markdown``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ import re
 import secrets
 import tokenize
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.visitor import NodeTransformer
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from .literals import Code, check_identifier, to_literal
@@ -38,18 +45,19 @@ from .literals import Code, check_identifier, to_literal
 MAX_CELL_CHARS = 200_000
 MAX_RANGE = 1_000
 MAX_LOOP_DEPTH = 2
+MAX_LOOP_STEPS = 100_000
 MAX_POWER = 64
-MAX_REPEAT = 10_000
+MAX_INT_BITS = 4_096
+MAX_SIZE = 1_000_000
 
-_FORBIDDEN_NODES = {
-    nodes.Macro: "macros",
-    nodes.CallBlock: "call blocks",
-    nodes.Include: "include",
-    nodes.Import: "import",
-    nodes.FromImport: "import",
-    nodes.Extends: "extends",
-    nodes.Block: "blocks",
+_ALLOWED_STATEMENTS = (nodes.Output, nodes.For, nodes.If, nodes.Assign, nodes.With)
+_STATEMENT_NAMES = {
+    nodes.Macro: "macros", nodes.CallBlock: "call blocks", nodes.FilterBlock: "filter blocks",
+    nodes.Include: "include", nodes.Import: "import", nodes.FromImport: "import", nodes.Extends: "extends",
+    nodes.Block: "blocks", nodes.AssignBlock: "block assignments ({% set %}...{% endset %})",
 }
+_LOOP_GLOBAL = "_dd_loop"
+_CONCAT_GLOBAL = "_dd_concat"
 
 _collector: contextvars.ContextVar = contextvars.ContextVar("datadive_render_collector")
 
@@ -65,6 +73,40 @@ def _safe_range(*args):
     return rng
 
 
+def _loop_budget(iterable):
+    """Wraps every ``for`` loop's iterable: counts steps against the render's budget."""
+    state = _collector.get(None)
+    for item in iterable:
+        if state is not None:
+            state.steps += 1
+            if state.steps > MAX_LOOP_STEPS:
+                raise SecurityError(f"a render may take at most {MAX_LOOP_STEPS} loop steps")
+        yield item
+
+
+def _concat(*parts) -> str:
+    """``a ~ b``: the same string concatenation, with its size checked first."""
+    texts = [str(p) for p in parts]
+    _check_size(sum(map(len, texts)), "concatenation")
+    return "".join(texts)
+
+
+def _size(value) -> int:
+    """What a value weighs: characters of a string, items (recursively, one level) of a container."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return sum(len(v) if isinstance(v, (str, list, tuple, dict)) else 1 for v in value) + len(value)
+    if isinstance(value, dict):
+        return len(value) * 2
+    return 1
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_SIZE:
+        raise SecurityError(f"{what} would exceed {MAX_SIZE:,} characters or items in a template")
+
+
 # ---- filters -------------------------------------------------------------
 
 def _f_ident(value):
@@ -76,7 +118,7 @@ def _f_column(value):
     """A column name: any non-empty string, written as a string literal."""
     if not isinstance(value, str) or value == "":
         raise ValueError("a column name must be a non-empty string")
-    return value
+    return str.__str__(value)
 
 
 def _f_columns(value):
@@ -91,11 +133,52 @@ def _f_literal(value):
     return Code(to_literal(value))
 
 
+class MarkdownText(str):
+    """Text a markdown cell shows as Markdown (HTML still escaped); a plain string in code cells."""
+
+    __slots__ = ()
+
+
+def _f_markdown(value):
+    """Let a value's own Markdown through in a markdown cell (HTML is still escaped)."""
+    return MarkdownText("" if value is None else str(value))
+
+
+def _f_join(value, d="", attribute=None):
+    if attribute is not None:
+        raise SecurityError("join(attribute=...) is not supported in templates; use map(attribute=...) first")
+    items = [str(v) for v in value]
+    _check_size(sum(map(len, items)) + len(d) * len(items), "join")
+    return str(d).join(items)
+
+
+def _f_replace(value, old, new, count=None):
+    text, old, new = str(value), str(old), str(new)
+    hits = text.count(old) if old else len(text) + 1
+    if count is not None:
+        hits = min(hits, max(int(count), 0))
+    _check_size(len(text) + hits * len(new), "replace")
+    return text.replace(old, new) if count is None else text.replace(old, new, int(count))
+
+
+# Jinja2's built-in filters that cannot blow up a render; the others (center,
+# indent, wordwrap, format, batch, slice, pprint, urlize, xmlattr, random) are
+# left out, and join / replace are replaced by size-checked versions.
+_KEPT_FILTERS = (
+    "abs", "attr", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
+    "forceescape", "groupby", "int", "items", "last", "length", "list", "lower", "map", "max", "min",
+    "reject", "rejectattr", "reverse", "round", "safe", "select", "selectattr", "sort", "string",
+    "striptags", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "urlencode", "wordcount",
+)
+
 FILTERS = {
+    "join": _f_join,
+    "replace": _f_replace,
     "ident": _f_ident,
     "column": _f_column,
     "columns": _f_columns,
     "literal": _f_literal,
+    "markdown": _f_markdown,
 }
 
 
@@ -104,6 +187,8 @@ FILTERS = {
 def _code_finalize(value):
     """Every ``{{ }}`` output in code: register its text, emit a sentinel."""
     state = _collector.get()
+    if isinstance(value, Undefined):
+        raise RenderError(f"undefined value: {value._undefined_message}")
     if isinstance(value, Code):
         text = str(value)
     else:
@@ -116,13 +201,17 @@ def _code_finalize(value):
     return key
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=])")
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
 
 
 def _markdown_text(value) -> str:
+    if isinstance(value, Undefined):
+        raise RenderError(f"undefined value: {value._undefined_message}")
     if value is None:
         return ""
+    if isinstance(value, MarkdownText):
+        return html.escape(str(value).replace("\x00", ""), quote=True)
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, (list, tuple)):
@@ -130,31 +219,85 @@ def _markdown_text(value) -> str:
     else:
         text = str(value)
     text = _LINE_BREAKS.sub(" ", text).replace("\x00", "")
-    return html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=False)
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=True)
 
 
 def _md_finalize(value):
     return _markdown_text(value)
 
 
+_SAFE_METHODS = {
+    str: frozenset({
+        "lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith", "split", "rsplit",
+        "splitlines", "title", "capitalize", "casefold", "swapcase", "isdigit", "isalpha", "isalnum",
+        "isidentifier", "isspace", "islower", "isupper", "isnumeric", "isdecimal", "count", "find",
+        "rfind", "index", "rindex", "partition", "rpartition", "removeprefix", "removesuffix",
+        "replace", "join",
+    }),
+    dict: frozenset({"get", "keys", "values", "items"}),
+    list: frozenset({"index", "count"}),
+    tuple: frozenset({"index", "count"}),
+    LoopContext: frozenset({"cycle", "changed"}),
+}
+
+
+def _method_owner(obj):
+    owner = getattr(obj, "__self__", None)
+    if owner is None:
+        return None, None
+    for base in type(owner).__mro__:
+        if base in _SAFE_METHODS:
+            return base, owner
+    return None, owner
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def getattr(self, obj, attribute):
+        """``item.values`` means the input named ``values``, not the dict method."""
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's signature
+        if __obj is _safe_range or __obj is _loop_budget or __obj is _concat or __obj is dict:
+            return super().call(__context, __obj, *args, **kwargs)
+        base, owner = _method_owner(__obj)
+        name = getattr(__obj, "__name__", type(__obj).__name__)
+        if base is None or name not in _SAFE_METHODS[base]:
+            raise SecurityError(f"calling {name!r} is not allowed in templates")
+        if base is str and name == "join":
+            return _f_join(args[0] if args else (), owner)
+        if base is str and name == "replace":
+            return _f_replace(owner, *args, **kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context, operator, left, right):
-        if operator == "**":
-            if isinstance(right, (int, float)) and abs(right) > MAX_POWER:
+        numbers = (int, float)
+        if operator == "%":
+            if isinstance(left, str):
+                raise SecurityError("%-formatting is not allowed in templates; use separate placeholders")
+        elif operator == "**":
+            if isinstance(right, numbers) and abs(right) > MAX_POWER:
                 raise SecurityError(f"exponents above {MAX_POWER} are not allowed in templates")
+            if isinstance(left, int) and isinstance(right, int) and right > 0 and left.bit_length() * right > MAX_INT_BITS:
+                raise SecurityError(f"integers above {MAX_INT_BITS} bits are not allowed in templates")
         elif operator == "*":
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
-                    if n * max(len(seq), 1) > MAX_REPEAT:
-                        raise SecurityError(f"repetition is limited to {MAX_REPEAT} items in templates")
+                    _check_size(max(n, 0) * max(_size(seq), 1), "repetition")
+            if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise SecurityError(f"integers above {MAX_INT_BITS} bits are not allowed in templates")
+        elif operator == "+":
+            if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+                _check_size(_size(left) + _size(right), "concatenation")
         return super().call_binop(context, operator, left, right)
 
 
 def _make_env(finalize) -> _Sandbox:
     env = _Sandbox(
-        undefined=StrictUndefined,
+        undefined=Undefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
@@ -162,7 +305,10 @@ def _make_env(finalize) -> _Sandbox:
         finalize=finalize,
     )
     env.globals.clear()
-    env.globals.update(range=_safe_range, dict=dict)
+    env.globals.update({"range": _safe_range, "dict": dict, _LOOP_GLOBAL: _loop_budget, _CONCAT_GLOBAL: _concat})
+    kept = {name: env.filters[name] for name in _KEPT_FILTERS}
+    env.filters.clear()
+    env.filters.update(kept)
     env.filters.update(FILTERS)
     return env
 
@@ -192,18 +338,33 @@ def compile_source(source: str, cell_type: str):
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
         raise RenderError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
-    for node_type, what in _FORBIDDEN_NODES.items():
-        if tree.find(node_type) is not None:
-            raise RenderError(f"{what} are not allowed in cell templates")
+    for node in tree.find_all(nodes.Stmt):
+        if not isinstance(node, _ALLOWED_STATEMENTS):
+            what = next((n for t, n in _STATEMENT_NAMES.items() if isinstance(node, t)), type(node).__name__)
+            raise RenderError(f"{what} are not allowed in cell templates (line {node.lineno})")
     for loop in tree.find_all(nodes.For):
         if loop.recursive:
             raise RenderError("recursive loops are not allowed in cell templates")
     if _loop_depth(tree) > MAX_LOOP_DEPTH:
         raise RenderError(f"loops may be nested at most {MAX_LOOP_DEPTH} deep in cell templates")
-    from jinja2 import meta
+    tree = _Guard().visit(tree)  # loops count their steps, ~ checks its size
+    try:
+        names = meta.find_undeclared_variables(tree) - GLOBAL_NAMES
+        compiled = env.from_string(tree)
+    except TemplateSyntaxError as exc:  # unknown filters and tests are found here
+        raise RenderError(f"template error on line {exc.lineno}: {exc.message}") from None
+    return compiled, frozenset(names)
 
-    names = meta.find_undeclared_variables(tree) - GLOBAL_NAMES
-    return env.from_string(tree), frozenset(names)
+
+class _Guard(NodeTransformer):
+    def visit_For(self, node):
+        self.generic_visit(node)
+        node.iter = nodes.Call(nodes.Name(_LOOP_GLOBAL, "load"), [node.iter], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node):
+        self.generic_visit(node)
+        return nodes.Call(nodes.Name(_CONCAT_GLOBAL, "load"), list(node.nodes), [], None, None, lineno=node.lineno)
 
 
 # ---- rendering -------------------------------------------------------------
@@ -213,12 +374,13 @@ _VERIFIED_CACHE_SIZE = 256
 
 
 class _State:
-    __slots__ = ("nonce", "prefix", "texts")
+    __slots__ = ("nonce", "prefix", "texts", "steps")
 
     def __init__(self):
         self.nonce = secrets.token_hex(6)
         self.prefix = f"_dd{self.nonce}_"
         self.texts: dict[str, str] = {}
+        self.steps = 0
 
 
 def _generate(compiled, context: dict) -> str:
@@ -241,7 +403,11 @@ def _generate(compiled, context: dict) -> str:
 
 
 def render_markdown(compiled, context: dict) -> str:
-    return _generate(compiled, context)
+    token = _collector.set(_State())
+    try:
+        return _generate(compiled, context)
+    finally:
+        _collector.reset(token)
 
 
 def render_code(compiled, context: dict, verified: dict | None = None) -> str:
@@ -290,7 +456,7 @@ def _check_placements(text: str, state: _State) -> None:
     """Each sentinel must be a whole name token in code, or sit in a comment."""
     tree = _parse(text)
     keys = state.texts
-    as_names = sum(1 for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in keys)
+    as_names = _count_names(tree, keys)
     if as_names == text.count(state.prefix):
         return
     # Slow path: find where the other sentinels are.
@@ -298,13 +464,20 @@ def _check_placements(text: str, state: _State) -> None:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError) as exc:  # pragma: no cover - parse succeeded above
         raise RenderError(f"rendered code cannot be tokenized: {exc}") from None
+    fstring_depth = 0
     for tok in tokens:
+        if tok.type == _FSTRING_START:
+            fstring_depth += 1
+        elif tok.type == _FSTRING_END:
+            fstring_depth -= 1
         if state.prefix not in tok.string:
             continue
         if tok.type == tokenize.COMMENT:
             continue
-        if tok.type == tokenize.NAME and tok.string in keys:
+        if tok.type == tokenize.NAME and tok.string in keys and not fstring_depth:
             continue
+        if fstring_depth:
+            raise RenderError(f"a placeholder sits inside an f-string (line {tok.start[0]}); compute the value outside it")
         where = f"line {tok.start[0]}"
         if tok.type == tokenize.STRING or tok.type not in (tokenize.NAME, tokenize.OP, tokenize.NUMBER):
             raise RenderError(
@@ -312,3 +485,20 @@ def _check_placements(text: str, state: _State) -> None:
                 "write the placeholder as a whole expression, e.g. title={{ name }}"
             )
         raise RenderError(f"a placeholder is glued to other text ({where}); it must stand alone as an expression")
+
+
+_FSTRING_START = getattr(tokenize, "FSTRING_START", -1)
+_FSTRING_END = getattr(tokenize, "FSTRING_END", -1)
+
+
+def _count_names(tree: ast.AST, keys) -> int:
+    """Sentinels standing as names in code, not counting those inside f-strings."""
+    count, stack = 0, [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.JoinedStr):
+            continue
+        if isinstance(node, ast.Name) and node.id in keys:
+            count += 1
+        stack.extend(ast.iter_child_nodes(node))
+    return count

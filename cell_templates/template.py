@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Mapping
 from types import MappingProxyType
 
 from jsonschema import Draft202012Validator
@@ -12,7 +13,7 @@ from .cells import build_cell, encode_inputs, source_hash
 from .errors import InputError, TemplateError, pointer
 from .render import RenderError, compile_source, render_code, render_markdown
 from .schemas import load_schema
-from .validation import apply_defaults, copy_json, fast_validator, iter_errors
+from .validation import FrozenList, InputValidator, apply_defaults, copy_json, fast_validator, iter_errors, value_problems
 
 _DOC_VALIDATOR: Draft202012Validator | None = None
 _META_VALIDATOR = Draft202012Validator(Draft202012Validator.META_SCHEMA)
@@ -29,7 +30,7 @@ def _freeze(value):
     if isinstance(value, dict):
         return MappingProxyType({k: _freeze(v) for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+        return FrozenList(_freeze(v) for v in value)
     return value
 
 
@@ -117,7 +118,7 @@ class Template:
             raise TemplateError("the template document is invalid", errors)
         self._compiled = tuple(compiled)
         self._verified = tuple({} for _ in compiled)
-        self._validator = Draft202012Validator(doc["inputs"], format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self._validator = InputValidator(doc["inputs"], format_checker=Draft202012Validator.FORMAT_CHECKER)
         self._fast = fast_validator(doc["inputs"]) if trusted else None
 
         for name in ("id", "version", "title", "description", "category", "language", "locked"):
@@ -154,8 +155,11 @@ class Template:
         """Inputs with schema defaults applied; raise ``InputError`` listing every problem."""
         if inputs is None:
             inputs = {}
-        if not isinstance(inputs, dict):
+        if not isinstance(inputs, Mapping):
             raise InputError("inputs must be an object", [{"path": "", "message": "must be of type object"}])
+        problems = value_problems(inputs)
+        if problems:
+            raise InputError(f"{len(problems)} invalid input{'s' if len(problems) > 1 else ''}", problems)
         values = apply_defaults(self._doc["inputs"], copy_json(inputs))
         if self._fast is not None and self._fast(values):
             return values

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 
 from .errors import pointer
 
 MAX_MESSAGE = 300
+
+# Inputs from Python may hold tuples: they validate as JSON arrays.
+InputValidator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("array", lambda _checker, value: isinstance(value, (list, tuple))),
+)
 
 
 def _short(value) -> str:
@@ -76,18 +83,42 @@ def iter_errors(validator: Draft202012Validator, instance, prefix=()) -> list[di
     return unique
 
 
+class FrozenList(tuple):
+    """A read-only view of a JSON array in a frozen document; copied back as a list."""
+
+    __slots__ = ()
+
+
 def copy_json(value):
-    """A deep copy of JSON-like data (dicts, lists, tuples, scalars), much cheaper than ``copy.deepcopy``."""
+    """A deep copy of JSON-like data, much cheaper than ``copy.deepcopy``.
+
+    Any mapping becomes a dict and a frozen view a list, so read-only views (such
+    as ``Template.examples``) can be passed back as inputs; tuples stay tuples.
+    """
     if isinstance(value, dict):
         return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [copy_json(v) for v in value] if isinstance(value, list) else tuple(copy_json(v) for v in value)
+    if isinstance(value, list) or type(value) is FrozenList:
+        return [copy_json(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(copy_json(v) for v in value)
+    if isinstance(value, Mapping):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, str) and type(value) is not str:
+        return str.__str__(value)  # a str subclass (such as a checked-name marker) becomes plain text
     return value
 
 
 def apply_defaults(schema: dict, instance):
-    """Fill in ``default`` values of object properties, recursively, in place."""
-    if not isinstance(schema, dict) or not isinstance(instance, dict):
+    """Fill in ``default`` values of object properties, recursively (also inside array items), in place."""
+    if not isinstance(schema, dict):
+        return instance
+    if isinstance(instance, (list, tuple)):
+        items = schema.get("items")
+        if isinstance(items, dict):
+            for item in instance:
+                apply_defaults(items, item)
+        return instance
+    if not isinstance(instance, dict):
         return instance
     for name, sub in (schema.get("properties") or {}).items():
         if not isinstance(sub, dict):
@@ -148,3 +179,37 @@ def fast_validator(schema: dict):
         return True
 
     return accepts
+
+
+def value_problems(value, max_depth: int = 32) -> list[dict]:
+    """Problems no schema can express, found without recursion: nesting deeper than
+    ``max_depth``, containers that contain themselves, and strings that are not
+    valid Unicode text (lone surrogates cannot be saved in a notebook file)."""
+    problems: list[dict] = []
+    stack = [(value, (), 0, frozenset())]
+    while stack and len(problems) < 50:
+        item, path, depth, parents = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append({"path": pointer(path), "message": "is not valid Unicode text (lone surrogate)"})
+            continue
+        if isinstance(item, (Mapping, list, tuple)):
+            if id(item) in parents:
+                problems.append({"path": pointer(path), "message": "contains itself"})
+                continue
+            if depth >= max_depth:
+                problems.append({"path": pointer(path), "message": f"is nested deeper than {max_depth} levels"})
+                continue
+            inner = parents | {id(item)}
+            pairs = item.items() if isinstance(item, Mapping) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(key, str):
+                    try:
+                        key.encode("utf-8")
+                    except UnicodeEncodeError:
+                        problems.append({"path": pointer(path + (key.encode("utf-8", "replace").decode(),)), "message": "key is not valid Unicode text"})
+                        continue
+                stack.append((child, path + (key,), depth + 1, inner))
+    return sorted(problems, key=lambda p: p["path"])
