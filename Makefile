@@ -26,7 +26,7 @@ install-test: $(VENV)/.test-installed
 
 run: install
 	mkdir -p "$(DATADIVE_ROOT)"
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ROOT_FLAG) --ServerApp.root_dir="$(DATADIVE_ROOT)"
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ROOT_FLAG) --ServerApp.root_dir="$(DATADIVE_ROOT)" --DatadiveApp.demo_project=True
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -13,7 +13,17 @@ from .cells import build_cell, encode_inputs, source_hash
 from .errors import InputError, TemplateError, pointer
 from .render import RenderError, compile_source, render_code, render_markdown
 from .schemas import load_schema
-from .validation import FrozenList, InputValidator, apply_defaults, copy_json, fast_validator, iter_errors, value_problems
+from .validation import (
+    NO_REMOTE,
+    FrozenList,
+    InputValidator,
+    apply_defaults,
+    copy_json,
+    fast_validator,
+    iter_errors,
+    ref_problems,
+    value_problems,
+)
 
 _DOC_VALIDATOR: Draft202012Validator | None = None
 _META_VALIDATOR = Draft202012Validator(Draft202012Validator.META_SCHEMA)
@@ -87,6 +97,8 @@ class Template:
         inputs_schema = doc.get("inputs")
         if isinstance(inputs_schema, dict):
             errors += iter_errors(_META_VALIDATOR, inputs_schema, ("inputs",))
+            if not errors:
+                errors += ref_problems(inputs_schema, ("inputs",))
         if errors:
             raise TemplateError("the template document is invalid", errors)
 
@@ -118,7 +130,7 @@ class Template:
             raise TemplateError("the template document is invalid", errors)
         self._compiled = tuple(compiled)
         self._verified = tuple({} for _ in compiled)
-        self._validator = InputValidator(doc["inputs"], format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self._validator = InputValidator(doc["inputs"], format_checker=Draft202012Validator.FORMAT_CHECKER, registry=NO_REMOTE)
         self._fast = fast_validator(doc["inputs"]) if trusted else None
 
         for name in ("id", "version", "title", "description", "category", "language", "locked"):

@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 
 from jsonschema import Draft202012Validator, validators
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from .errors import pointer
 
@@ -212,4 +214,45 @@ def value_problems(value, max_depth: int = 32) -> list[dict]:
                         problems.append({"path": pointer(path + (key.encode("utf-8", "replace").decode(),)), "message": "key is not valid Unicode text"})
                         continue
                 stack.append((child, path + (key,), depth + 1, inner))
+    return sorted(problems, key=lambda p: p["path"])
+
+
+def _refuse_retrieve(uri: str):
+    raise ValueError(f"input schemas may not refer to other documents ({uri})")
+
+
+NO_REMOTE = Registry(retrieve=_refuse_retrieve)
+
+
+def ref_problems(schema, prefix=()) -> list[dict]:
+    """References in a template's input schema must point inside it, and resolve.
+
+    A reference to another document would make the server fetch a URL the
+    template author chose: refused. Local ones are resolved now, so that a
+    dangling reference is the author's error at load, not a failure at render.
+    """
+    problems: list[dict] = []
+    refs: list[tuple[tuple, str]] = []
+    stack = [(schema, tuple(prefix))]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                    refs.append((path + (key,), value))
+                else:
+                    stack.append((value, path + (key,)))
+        elif isinstance(node, list):
+            stack.extend((v, path + (i,)) for i, v in enumerate(node))
+    if not refs:
+        return problems
+    resolver = NO_REMOTE.resolver_with_root(Resource.from_contents(schema, default_specification=DRAFT202012))
+    for path, ref in refs:
+        if not ref.startswith("#"):
+            problems.append({"path": pointer(path), "message": "must refer inside this schema (start with '#')"})
+            continue
+        try:
+            resolver.lookup(ref)
+        except Exception:
+            problems.append({"path": pointer(path), "message": f"{ref!r} does not resolve"})
     return sorted(problems, key=lambda p: p["path"])

@@ -1,13 +1,173 @@
-"""The Datadive extension application."""
+"""The Datadive extension application: configuration, services, routes."""
 
 from __future__ import annotations
 
+import getpass
+import os
+import posixpath
+
+from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Enum, Int, List, Set, Unicode, default, validate
+
+CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
 
 class DatadiveApp(ExtensionApp):
     """Datadive: cell templates, projects and the statistical-test assistant."""
 
     name = "datadive_ext"
-    description = __doc__
+    description = "Datadive: cell templates, projects and a statistical-test assistant"
     load_other_extensions = True
+
+    db_path = Unicode(
+        "",
+        config=True,
+        help="""SQLite file of the Datadive store. Empty (the default) means
+        `datadive/datadive.sqlite` in the Jupyter data directory, computed when the
+        extension starts. `:memory:` keeps everything in memory (lost on stop).""",
+    )
+    template_paths = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="""Folders of template documents (`*.json`, one template each) offered
+        read-only as the `path` source, e.g. an organisation's shared library. A file
+        whose id is already taken by a built-in template is skipped with a warning.
+        Changes to the folders are picked up on the next request.""",
+    )
+    projects_dir = Unicode(
+        "projects",
+        config=True,
+        help="""Folder (a path in the contents root, '/'-separated) where new
+        projects are created, one sub-folder each. Empty means the root itself.""",
+    )
+    max_body_bytes = Int(
+        2 * 1024 * 1024,
+        config=True,
+        help="Largest request body accepted by the Datadive API, in bytes (larger: 413).",
+    )
+    default_page_size = Int(50, config=True, help="Items per page when a list request gives no `limit`.")
+    max_page_size = Int(500, config=True, help="Largest `limit` a list request may ask for (larger: 400).")
+    users = Enum(
+        ["auto", "single", "multi"],
+        default_value="auto",
+        config=True,
+        help="""How requests map to Datadive users. `single`: every authenticated
+        request acts as `owner_name`, who owns everything (a personal server, where
+        the token identifies no one). `multi`: the server's identity provider names
+        the user (JupyterHub, a custom IdentityProvider). `auto` (default) is
+        `single` with jupyter_server's own token/password identity providers and
+        `multi` with any other.""",
+    )
+    owner_name = Unicode(
+        config=True,
+        help="""The user name Datadive records in single-user mode. Default: the
+        JupyterHub user ($JUPYTERHUB_USER) or the operating-system user.""",
+    )
+    admin_users = Set(
+        Unicode(),
+        config=True,
+        help="""Users who may change or retire any user template (besides its
+        author). Default: the server owner ($JUPYTERHUB_USER, or owner_name).""",
+    )
+
+    demo_project = Bool(
+        False,
+        config=True,
+        help="""Create a demo project (a small generated data file and a notebook
+        built from templates) for the owner when they have no project yet. `make
+        run` turns it on.""",
+    )
+
+    @default("owner_name")
+    def _owner_name_default(self):
+        if os.environ.get("JUPYTERHUB_USER"):
+            return os.environ["JUPYTERHUB_USER"]
+        try:
+            return getpass.getuser()
+        except Exception:
+            return "owner"
+
+    @default("admin_users")
+    def _admin_users_default(self):
+        return {self.owner_name}
+
+    @validate("projects_dir")
+    def _check_projects_dir(self, proposal):
+        value = proposal["value"].strip().strip("/")
+        if value and (value.startswith(".") or ".." in value.split("/") or "\\" in value or "\x00" in value):
+            raise ValueError(f"projects_dir must be a plain relative folder, not {value!r}")
+        return posixpath.normpath(value) if value else ""
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def resolved_db_path(self) -> str:
+        if self.db_path:
+            return self.db_path
+        return os.path.join(jupyter_data_dir(), "datadive", "datadive.sqlite")
+
+    def initialize_settings(self):
+        from .services.projects import ProjectService
+        from .services.templates import TemplateService
+        from .store import Store
+
+        self.store = Store(self.resolved_db_path())
+        self.store.migrate()
+        self.single_user = self._single_user()
+        self.templates = TemplateService(self.store, self.template_paths, self.log, admins=self.admin_users)
+        self.projects = ProjectService(
+            self.store,
+            self.serverapp.contents_manager,
+            getattr(self.serverapp, "kernel_spec_manager", None),
+            projects_dir=self.projects_dir,
+            log=self.log,
+            kernel_manager=getattr(self.serverapp, "kernel_manager", None),
+        )
+        self.serverapp.event_logger.add_listener(schema_id=CONTENTS_EVENTS, listener=self._on_contents_event)
+        self.log.info("Datadive store: %s (%s-user mode)", self.store.path, "single" if self.single_user else "multi")
+        if self.demo_project:
+            from tornado.ioloop import IOLoop
+
+            IOLoop.current().add_callback(self._seed_demo)
+
+    async def _seed_demo(self):
+        from .demo import seed_demo
+
+        try:
+            await seed_demo(self.projects, self.owner_name, self.log)
+        except Exception:
+            self.log.exception("Datadive: the demo project could not be created")
+
+    def initialize_handlers(self):
+        from .handlers import routes
+
+        self.handlers.extend(routes())
+
+    async def stop_extension(self):
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()
+
+    # -- users -------------------------------------------------------------------------
+
+    def _single_user(self) -> bool:
+        if self.users != "auto":
+            return self.users == "single"
+        from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+
+        return type(self.serverapp.identity_provider) in (IdentityProvider, PasswordIdentityProvider)
+
+    def acting_user(self, current_user) -> str:
+        """The Datadive user name for the server's ``current_user``."""
+        if self.single_user:
+            return self.owner_name
+        return current_user.username
+
+    # -- events ----------------------------------------------------------------------
+
+    async def _on_contents_event(self, logger, schema_id, data):
+        if data.get("action") == "rename" and data.get("source_path") and data.get("path"):
+            moved = self.projects.follow_rename(data["source_path"], data["path"])
+            if moved:
+                self.log.info("Datadive: followed rename %s -> %s (%d project(s))", data["source_path"], data["path"], moved)

@@ -1,0 +1,422 @@
+"""Projects: a folder in the contents root plus a row in SQLite, with members and roles.
+
+Every folder and notebook operation goes through the server's contents manager,
+so any contents manager works. A project folder holds a small manifest
+(``datadive-project.json``, ``{"id": ...}``) so that a folder renamed or moved
+outside the server (a terminal ``mv``) is found again; renames done through the
+server are followed as they happen (see ``follow_rename``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import posixpath
+import re
+import unicodedata
+import uuid
+
+import nbformat
+
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..pagination import Page, decode_cursor, encode_cursor
+from ..store import Store, utcnow
+
+MANIFEST = "datadive-project.json"
+ROLES = ("viewer", "editor", "owner")
+RANK = {role: i for i, role in enumerate(ROLES)}
+REFIND_MAX_DIRS = 2000
+REFIND_MAX_DEPTH = 6
+NOTEBOOK_LIST_MAX_DEPTH = 8
+
+
+async def _call(fn, *args, **kwargs):
+    result = fn(*args, **kwargs)
+    if hasattr(result, "__await__"):
+        result = await result
+    return result
+
+
+def slugify(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].strip("-")
+    return slug or "project"
+
+
+def check_relative_path(path: str, where: str) -> str:
+    """A clean relative path inside a folder: no '..', no absolute, no hidden segment, no NUL or backslash."""
+    problem = None
+    if not isinstance(path, str) or not path.strip():
+        problem = "must be a non-empty path"
+    elif "\x00" in path or "\\" in path or any(ord(c) < 32 for c in path):
+        problem = "must not contain control characters or backslashes"
+    elif path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        problem = "must be relative"
+    else:
+        parts = path.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            problem = "must not contain empty, '.' or '..' segments"
+        elif any(p.startswith(".") for p in parts):
+            problem = "must not contain hidden segments"
+        elif len(path) > 1024 or any(len(p.encode("utf-8")) > 255 for p in parts):
+            problem = "is too long (at most 255 bytes a segment)"
+    if problem:
+        raise Invalid(f"invalid path: {problem}", [{"path": where, "message": problem}], code="invalid_path")
+    return path
+
+
+def _project_view(row: dict, role: str, status: str = "ok") -> dict:
+    return {
+        "id": row["id"], "name": row["name"], "description": row["description"], "path": row["path"],
+        "owner": row["owner"], "role": role, "status": status,
+        "created_at": row["created_at"], "updated_at": row["updated_at"],
+    }
+
+
+class ProjectService:
+    def __init__(self, store: Store, contents_manager, kernel_spec_manager=None, projects_dir: str = "projects", log=None, kernel_manager=None):
+        self.store = store
+        self.cm = contents_manager
+        self.ksm = kernel_spec_manager
+        self.km = kernel_manager
+        self.projects_dir = projects_dir.strip("/")
+        self.log = log
+        self._create_lock = asyncio.Lock()  # choosing a free folder name and taking it is one step
+
+    # -- access ------------------------------------------------------------------
+
+    def _row(self, pid: str) -> dict | None:
+        return self.store.one("SELECT * FROM projects WHERE id = ?", [pid])
+
+    def role_of(self, pid: str, user: str) -> str | None:
+        row = self.store.one("SELECT role FROM members WHERE project_id = ? AND user = ?", [pid, user])
+        return row["role"] if row else None
+
+    def require(self, pid: str, user: str, needed: str = "viewer") -> tuple[dict, str]:
+        """The project row and the user's role; 404 for strangers, 403 for too low a role."""
+        row = self._row(pid) if isinstance(pid, str) else None
+        role = self.role_of(pid, user) if row else None
+        if role is None:
+            raise NotFound(f"no project {pid!r}", code="project_not_found")
+        if RANK[role] < RANK[needed]:
+            raise Forbidden(f"this needs the {needed} role in the project; you are {role}", code="role_required")
+        return row, role
+
+    # -- folders -------------------------------------------------------------------
+
+    async def _dir_exists(self, path: str) -> bool:
+        return bool(await _call(self.cm.dir_exists, path))
+
+    async def _exists(self, path: str) -> bool:
+        return bool(await _call(self.cm.exists, path))
+
+    async def folder_status(self, row: dict) -> tuple[dict, str]:
+        """Check the folder; re-find a moved one by its manifest. Returns (row, "ok" | "missing").
+
+        The folder at the stored path is ours if its manifest names this project.
+        Otherwise the contents are searched for the manifest; if it is nowhere, a
+        folder at the stored path without any manifest is taken (and given one
+        back), while one whose manifest names another project is not.
+        """
+        here = await self._dir_exists(row["path"])
+        if here and await self._manifest_id(row["path"]) == row["id"]:
+            return row, "ok"
+        found = await self._refind(row["id"])
+        if found is None:
+            if here and not await self._exists(posixpath.join(row["path"], MANIFEST)):
+                await self._write_manifest(row["path"], row["id"], row["name"])
+                return row, "ok"
+            return row, "missing"
+        with self.store.transaction():
+            self.store.execute("UPDATE projects SET path = ?, updated_at = ? WHERE id = ?", [found, utcnow(), row["id"]])
+        if self.log:
+            self.log.info("datadive: project %s found again at %s", row["id"], found)
+        return self._row(row["id"]), "ok"
+
+    async def _manifest_id(self, folder: str) -> str | None:
+        path = posixpath.join(folder, MANIFEST) if folder else MANIFEST
+        try:
+            model = await _call(self.cm.get, path, content=True, type="file", format="text")
+            return json.loads(model["content"]).get("id")
+        except Exception:  # unreadable or foreign file: not a manifest of ours
+            return None
+
+    async def _refind(self, pid: str) -> str | None:
+        """Breadth-first search of the contents root for the manifest naming ``pid`` (bounded)."""
+        queue, seen = [("", 0)], 0
+        while queue and seen < REFIND_MAX_DIRS:
+            folder, depth = queue.pop(0)
+            seen += 1
+            try:
+                listing = await _call(self.cm.get, folder, content=True, type="directory")
+            except Exception:
+                continue
+            children = listing.get("content") or []
+            if any(c["name"] == MANIFEST for c in children) and folder:
+                if await self._manifest_id(folder) == pid:
+                    known = self.store.one("SELECT id FROM projects WHERE path = ?", [folder])
+                    if known is None or known["id"] == pid:
+                        return folder
+            if depth < REFIND_MAX_DEPTH:
+                queue.extend((c["path"], depth + 1) for c in children if c["type"] == "directory")
+        return None
+
+    def follow_rename(self, old: str, new: str) -> int:
+        """Re-point projects at or under ``old`` to ``new`` (called on contents rename events)."""
+        old, new = old.strip("/"), new.strip("/")
+        rows = self.store.query("SELECT id, path FROM projects WHERE path = ? OR substr(path, 1, ?) = ?", [old, len(old) + 1, old + "/"])
+        with self.store.transaction():
+            for row in rows:
+                moved = new + row["path"][len(old):]
+                self.store.execute("UPDATE projects SET path = ?, updated_at = ? WHERE id = ?", [moved, utcnow(), row["id"]])
+        return len(rows)
+
+    # -- projects ------------------------------------------------------------------
+
+    def list(self, user: str, *, q: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+        sql = ["SELECT p.*, m.role FROM projects p JOIN members m ON m.project_id = p.id WHERE m.user = ?"]
+        params: list = [user]
+        if cursor:
+            name, pid = decode_cursor(cursor, (str, str))
+            sql.append("AND (p.name COLLATE NOCASE, p.id) > (?, ?)")
+            params += [name, pid]
+        if q:
+            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            sql.append("AND (p.name LIKE ? ESCAPE '\\' OR p.description LIKE ? ESCAPE '\\')")
+            params += [like, like]
+        sql.append("ORDER BY p.name COLLATE NOCASE, p.id LIMIT ?")
+        params.append(limit + 1)
+        rows = self.store.query(" ".join(sql), params)
+        items = [_project_view(r, r["role"], "unknown") for r in rows[:limit]]
+        next_cursor = encode_cursor([rows[limit - 1]["name"], rows[limit - 1]["id"]]) if len(rows) > limit else None
+        return Page(items, next_cursor)
+
+    async def get(self, pid: str, user: str) -> dict:
+        row, role = self.require(pid, user)
+        row, status = await self.folder_status(row)
+        return _project_view(row, role, status)
+
+    async def create(self, user: str, name: str, description: str = "") -> dict:
+        async with self._create_lock:
+            return await self._create(user, name, description)
+
+    async def _create(self, user: str, name: str, description: str) -> dict:
+        pid = uuid.uuid4().hex[:12]
+        base = posixpath.join(self.projects_dir, slugify(name)) if self.projects_dir else slugify(name)
+        path, n = base, 1
+        while await self._exists(path) or self.store.one("SELECT 1 AS x FROM projects WHERE path = ?", [path]):
+            n += 1
+            path = f"{base}-{n}"
+        if self.projects_dir and not await self._dir_exists(self.projects_dir):
+            await self._mkdirs(self.projects_dir)
+        await _call(self.cm.save, {"type": "directory"}, path)
+        await self._write_manifest(path, pid, name)
+        now = utcnow()
+        with self.store.transaction():
+            self.store.db["projects"].insert({"id": pid, "name": name, "description": description, "path": path,
+                                              "owner": user, "created_at": now, "updated_at": now})
+            self.store.db["members"].insert({"project_id": pid, "user": user, "role": "owner", "added_at": now})
+        return _project_view(self._row(pid), "owner")
+
+    async def _write_manifest(self, folder: str, pid: str, name: str) -> None:
+        manifest = {"type": "file", "format": "text", "content": json.dumps({"id": pid, "name": name}, indent=1) + "\n"}
+        await _call(self.cm.save, manifest, posixpath.join(folder, MANIFEST))
+
+    async def _mkdirs(self, path: str) -> None:
+        current = ""
+        for part in path.split("/"):
+            current = posixpath.join(current, part) if current else part
+            if not await self._dir_exists(current):
+                await _call(self.cm.save, {"type": "directory"}, current)
+
+    async def update(self, pid: str, user: str, changes: dict) -> dict:
+        self.require(pid, user, "owner")
+        fields = {k: changes[k] for k in ("name", "description") if k in changes}
+        if fields:
+            fields["updated_at"] = utcnow()
+            with self.store.transaction():
+                self.store.execute("UPDATE projects SET " + ", ".join(f"{k} = ?" for k in fields) + " WHERE id = ?", [*fields.values(), pid])
+        return await self.get(pid, user)
+
+    async def delete(self, pid: str, user: str, delete_files: bool = False) -> None:
+        row, _ = self.require(pid, user, "owner")
+        if delete_files:
+            row, status = await self.folder_status(row)
+            if status == "ok":
+                await self._delete_tree(row["path"])
+        with self.store.transaction():
+            self.store.execute("DELETE FROM projects WHERE id = ?", [pid])
+
+    async def _delete_tree(self, path: str) -> None:
+        """Delete a folder through the contents manager: at once if it allows, else bottom-up."""
+        try:
+            await _call(self.cm.delete, path)
+            return
+        except Exception as exc:
+            if getattr(exc, "status_code", None) != 400:  # 400: "directory not empty" without a trash
+                raise
+        listing = await _call(self.cm.get, path, content=True, type="directory")
+        for child in listing.get("content") or []:
+            if child["type"] == "directory":
+                await self._delete_tree(child["path"])
+            else:
+                await _call(self.cm.delete, child["path"])
+        try:
+            await _call(self.cm.delete, path)
+        except Exception as exc:
+            if getattr(exc, "status_code", None) == 400:
+                raise Conflict(f"the folder {path} holds hidden files; the project was not deleted", code="folder_not_empty") from None
+            raise
+
+    # -- members -------------------------------------------------------------------
+
+    def members(self, pid: str, user: str) -> list[dict]:
+        self.require(pid, user)
+        return self.store.query("SELECT user, role, added_at FROM members WHERE project_id = ? ORDER BY user", [pid])
+
+    def set_member(self, pid: str, user: str, member: str, role: str) -> dict:
+        self.require(pid, user, "owner")
+        current = self.role_of(pid, member)
+        if current == "owner" and role != "owner":
+            self._keep_an_owner(pid, member)
+        with self.store.transaction():
+            self.store.execute(
+                "INSERT INTO members (project_id, user, role, added_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (project_id, user) DO UPDATE SET role = excluded.role",
+                [pid, member, role, utcnow()],
+            )
+        return self.store.one("SELECT user, role, added_at FROM members WHERE project_id = ? AND user = ?", [pid, member])
+
+    def remove_member(self, pid: str, user: str, member: str) -> None:
+        self.require(pid, user, "owner")
+        current = self.role_of(pid, member)
+        if current is None:
+            raise NotFound(f"{member!r} is not a member of this project", code="member_not_found")
+        if current == "owner":
+            self._keep_an_owner(pid, member)
+        with self.store.transaction():
+            self.store.execute("DELETE FROM members WHERE project_id = ? AND user = ?", [pid, member])
+
+    def _keep_an_owner(self, pid: str, leaving: str) -> None:
+        owners = self.store.query("SELECT user FROM members WHERE project_id = ? AND role = 'owner'", [pid])
+        if [o["user"] for o in owners] == [leaving]:
+            raise Conflict("a project must keep at least one owner", [{"path": "/role", "message": "last owner"}], code="last_owner")
+
+    # -- notebooks -------------------------------------------------------------------
+
+    async def _folder(self, pid: str, user: str, needed: str) -> tuple[dict, str]:
+        row, role = self.require(pid, user, needed)
+        row, status = await self.folder_status(row)
+        if status != "ok":
+            raise Conflict(f"the folder of project {row['name']!r} ({row['path']}) no longer exists", code="project_folder_missing")
+        return row, role
+
+    def notebook_path(self, row: dict, nb: str, where: str = "/path") -> str:
+        check_relative_path(nb, where)
+        return posixpath.join(row["path"], nb)
+
+    @staticmethod
+    def _notebook_view(model: dict, project_path: str) -> dict:
+        return {
+            "path": model["path"][len(project_path) + 1:],
+            "name": model["name"],
+            "last_modified": str(model.get("last_modified")),
+            "created": str(model.get("created")),
+        }
+
+    async def notebooks(self, pid: str, user: str) -> list[dict]:
+        row, _ = await self._folder(pid, user, "viewer")
+        found, queue = [], [(row["path"], 0)]
+        while queue:
+            folder, depth = queue.pop(0)
+            listing = await _call(self.cm.get, folder, content=True, type="directory")
+            for child in sorted(listing.get("content") or [], key=lambda c: c["name"]):
+                if child["type"] == "notebook":
+                    found.append(self._notebook_view(child, row["path"]))
+                elif child["type"] == "directory" and depth < NOTEBOOK_LIST_MAX_DEPTH:
+                    queue.append((child["path"], depth + 1))
+        return sorted(found, key=lambda n: n["path"])
+
+    async def notebook(self, pid: str, user: str, nb: str) -> dict:
+        row, _ = await self._folder(pid, user, "viewer")
+        path = self.notebook_path(row, nb)
+        if not await self._is_notebook(path):
+            raise NotFound(f"no notebook {nb!r} in this project", code="notebook_not_found")
+        model = await _call(self.cm.get, path, content=False)
+        return self._notebook_view(model, row["path"])
+
+    async def _is_notebook(self, path: str) -> bool:
+        return path.endswith(".ipynb") and bool(await _call(self.cm.file_exists, path))
+
+    def _new_notebook(self) -> dict:
+        nb = nbformat.v4.new_notebook()
+        if self.ksm is not None:
+            name = getattr(self.km, "default_kernel_name", None) or "python3"
+            try:
+                spec = self.ksm.get_kernel_spec(name)
+                nb.metadata["kernelspec"] = {"name": name, "display_name": spec.display_name, "language": spec.language}
+                nb.metadata["language_info"] = {"name": spec.language}
+            except Exception:
+                nb.metadata["kernelspec"] = {"name": name, "display_name": name, "language": "python"}
+        return nb
+
+    @staticmethod
+    def _ipynb(name: str) -> str:
+        return name if name.endswith(".ipynb") else name + ".ipynb"
+
+    async def _check_parents(self, row: dict, rel: str) -> None:
+        """Every folder on the way to ``rel`` is a folder or not there yet."""
+        current = row["path"]
+        for part in rel.split("/")[:-1]:
+            current = posixpath.join(current, part)
+            if await self._exists(current) and not await self._dir_exists(current):
+                raise Invalid(f"{current[len(row['path']) + 1:]!r} is a file, not a folder", [{"path": "/name", "message": "a parent is a file"}], code="invalid_path")
+
+    async def _contents_call(self, fn, *args):
+        """A contents-manager write; its refusals become client errors that name no server path."""
+        try:
+            return await _call(fn, *args)
+        except OSError as exc:
+            raise Invalid(f"the contents manager refused the name: {exc.strerror or 'invalid name'}", [{"path": "/name", "message": "cannot be used here"}], code="invalid_path") from None
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if status and 400 <= status < 500:
+                raise Invalid("the contents manager refused the name", [{"path": "/name", "message": "cannot be used here"}], code="invalid_path") from None
+            raise
+
+    async def _free_notebook_path(self, row: dict, name: str) -> tuple[str, str]:
+        """``(relative, full)`` path for a new notebook name: checked, free, its folders made."""
+        rel = self._ipynb(check_relative_path(name, "/name"))
+        check_relative_path(rel, "/name")
+        path = posixpath.join(row["path"], rel)
+        if await self._exists(path):
+            raise Conflict(f"{rel!r} already exists in this project", [{"path": "/name", "message": "already exists"}], code="notebook_exists")
+        await self._check_parents(row, rel)
+        parent = posixpath.dirname(path)
+        if parent != row["path"] and not await self._dir_exists(parent):
+            await self._contents_call(self._mkdirs, parent)
+        return rel, path
+
+    async def create_notebook(self, pid: str, user: str, name: str) -> dict:
+        row, _ = await self._folder(pid, user, "editor")
+        rel, path = await self._free_notebook_path(row, name)
+        await self._contents_call(self.cm.save, {"type": "notebook", "format": "json", "content": self._new_notebook()}, path)
+        return await self.notebook(pid, user, rel)
+
+    async def rename_notebook(self, pid: str, user: str, nb: str, new_name: str) -> dict:
+        row, _ = await self._folder(pid, user, "editor")
+        old = self.notebook_path(row, nb)
+        if not await self._is_notebook(old):
+            raise NotFound(f"no notebook {nb!r} in this project", code="notebook_not_found")
+        rel = self._ipynb(check_relative_path(new_name, "/name"))
+        if posixpath.join(row["path"], rel) != old:
+            rel, new = await self._free_notebook_path(row, new_name)
+            await self._contents_call(self.cm.rename, old, new)
+        return await self.notebook(pid, user, rel)
+
+    async def delete_notebook(self, pid: str, user: str, nb: str) -> None:
+        row, _ = await self._folder(pid, user, "editor")
+        path = self.notebook_path(row, nb)
+        if not await self._is_notebook(path):
+            raise NotFound(f"no notebook {nb!r} in this project", code="notebook_not_found")
+        await _call(self.cm.delete, path)

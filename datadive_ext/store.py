@@ -1,0 +1,166 @@
+"""The embedded SQLite store (sqlite-utils): one file, WAL, foreign keys, versioned migrations.
+
+Each migration is a function taking the ``sqlite_utils.Database``; migration N
+runs once, inside a transaction, and records itself in ``schema_migrations``.
+Add a migration by appending to ``MIGRATIONS``; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+# Migration 1: projects and their members.
+_M1 = """
+CREATE TABLE projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    path TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX projects_name ON projects (name COLLATE NOCASE, id);
+CREATE TABLE members (
+    project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    user TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (project_id, user)
+);
+CREATE INDEX members_user ON members (user, project_id);
+"""
+
+# Migration 2: user templates, one immutable row per version.
+_M2 = """
+CREATE TABLE templates (
+    id TEXT PRIMARY KEY,
+    latest_version INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    category TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',
+    locked INTEGER NOT NULL DEFAULT 0,
+    assistant_test TEXT,
+    search TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    retired_at TEXT
+);
+CREATE INDEX templates_category ON templates (category, id);
+CREATE TABLE template_versions (
+    template_id TEXT NOT NULL REFERENCES templates (id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (template_id, version)
+);
+"""
+
+
+def _sql(script: str):
+    def apply(db: sqlite_utils.Database) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                db.execute(statement)
+
+    return apply
+
+
+MIGRATIONS = [_sql(_M1), _sql(_M2)]
+
+
+class Store:
+    """The one SQLite connection of the extension, used from the server's event loop thread."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA busy_timeout = 5000")
+        if self.path != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+
+    # -- migrations ----------------------------------------------------------
+
+    def schema_version(self) -> int:
+        if "schema_migrations" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return row[0] or 0
+
+    def migrate(self, target: int | None = None) -> int:
+        """Apply pending migrations up to ``target`` (default: all). Returns the new version."""
+        target = len(MIGRATIONS) if target is None else target
+        with self._lock:
+            if "schema_migrations" not in self.db.table_names():
+                self.db["schema_migrations"].create({"version": int, "applied_at": str}, pk="version")
+            current = self.schema_version()
+            for version in range(current + 1, target + 1):
+                with self.transaction():
+                    MIGRATIONS[version - 1](self.db)
+                    self.db["schema_migrations"].insert({"version": version, "applied_at": utcnow()})
+            return self.schema_version()
+
+    # -- helpers ---------------------------------------------------------------
+
+    def transaction(self):
+        return _Transaction(self)
+
+    def query(self, sql: str, params=()) -> list[dict]:
+        return list(self.db.query(sql, params))
+
+    def one(self, sql: str, params=()) -> dict | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, params=()):
+        return self.db.execute(sql, params)
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.conn.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); re-entrant."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.outer = False
+
+    def __enter__(self):
+        self.store._lock.acquire()
+        conn = self.store.db.conn
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.store
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if self.outer:
+                self.store.db.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.store._lock.release()
+        return False
