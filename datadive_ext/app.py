@@ -124,6 +124,9 @@ class DatadiveApp(ExtensionApp):
             log=self.log,
             kernel_manager=getattr(self.serverapp, "kernel_manager", None),
         )
+        from .services.cells import CellService
+
+        self.cells = CellService(self.store, self.projects, self.templates, self.log, ydoc_app=self._ydoc_app)
         self.serverapp.event_logger.add_listener(schema_id=CONTENTS_EVENTS, listener=self._on_contents_event)
         self.log.info("Datadive store: %s (%s-user mode)", self.store.path, "single" if self.single_user else "multi")
         if self.demo_project:
@@ -148,6 +151,11 @@ class DatadiveApp(ExtensionApp):
         store = getattr(self, "store", None)
         if store is not None:
             store.close()
+
+    def _ydoc_app(self):
+        """jupyter-collaboration's document extension when it runs on this server, else None."""
+        apps = self.serverapp.extension_manager.extension_apps.get("jupyter_server_ydoc")
+        return next(iter(apps), None) if apps else None
 
     # -- users -------------------------------------------------------------------------
 

@@ -70,6 +70,26 @@ CREATE TABLE template_versions (
 """
 
 
+# Migration 3: the journal of cell operations (for history and undo).
+_M3 = """
+CREATE TABLE operations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    notebook TEXT NOT NULL,
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    op TEXT NOT NULL,
+    cell_id TEXT,
+    before TEXT,
+    after TEXT,
+    undone_by TEXT,
+    undoes TEXT
+);
+CREATE INDEX operations_notebook ON operations (project_id, notebook, seq);
+"""
+
+
 def _sql(script: str):
     def apply(db: sqlite_utils.Database) -> None:
         for statement in script.split(";"):
@@ -79,7 +99,7 @@ def _sql(script: str):
     return apply
 
 
-MIGRATIONS = [_sql(_M1), _sql(_M2)]
+MIGRATIONS = [_sql(_M1), _sql(_M2), _sql(_M3)]
 
 
 class Store:

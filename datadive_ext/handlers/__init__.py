@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def routes() -> list:
-    from . import openapi, projects, templates
+    from . import cells, openapi, projects, templates
     from .base import PREFIX
 
-    return [*projects.routes(PREFIX), *templates.routes(PREFIX), *openapi.routes(PREFIX)]
+    return [*projects.routes(PREFIX), *cells.routes(PREFIX), *templates.routes(PREFIX), *openapi.routes(PREFIX)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import posixpath
+import time
 import re
 import unicodedata
 import uuid
@@ -28,6 +29,7 @@ RANK = {role: i for i, role in enumerate(ROLES)}
 REFIND_MAX_DIRS = 2000
 REFIND_MAX_DEPTH = 6
 NOTEBOOK_LIST_MAX_DEPTH = 8
+FOLDER_CHECK_TTL = 2.0
 
 
 async def _call(fn, *args, **kwargs):
@@ -82,6 +84,7 @@ class ProjectService:
         self.projects_dir = projects_dir.strip("/")
         self.log = log
         self._create_lock = asyncio.Lock()  # choosing a free folder name and taking it is one step
+        self._checked: dict[str, tuple[str, float]] = {}  # pid -> (path, when its folder was last verified)
 
     # -- access ------------------------------------------------------------------
 
@@ -164,6 +167,7 @@ class ProjectService:
     def follow_rename(self, old: str, new: str) -> int:
         """Re-point projects at or under ``old`` to ``new`` (called on contents rename events)."""
         old, new = old.strip("/"), new.strip("/")
+        self._checked.clear()
         rows = self.store.query("SELECT id, path FROM projects WHERE path = ? OR substr(path, 1, ?) = ?", [old, len(old) + 1, old + "/"])
         with self.store.transaction():
             for row in rows:
@@ -305,8 +309,21 @@ class ProjectService:
     # -- notebooks -------------------------------------------------------------------
 
     async def _folder(self, pid: str, user: str, needed: str) -> tuple[dict, str]:
+        """The project's row and the user's role, its folder checked.
+
+        The folder must exist at every call; its manifest is read again at most
+        every FOLDER_CHECK_TTL seconds (renames through the server update the path
+        at once from the contents events; moves behind the server's back leave no
+        folder at the old path, which sends this to the full check).
+        """
         row, role = self.require(pid, user, needed)
+        checked = self._checked.get(pid)
+        now = time.monotonic()
+        if checked and checked[0] == row["path"] and now - checked[1] < FOLDER_CHECK_TTL and await self._dir_exists(row["path"]):
+            return row, role
         row, status = await self.folder_status(row)
+        if status == "ok":
+            self._checked[pid] = (row["path"], now)
         if status != "ok":
             raise Conflict(f"the folder of project {row['name']!r} ({row['path']}) no longer exists", code="project_folder_missing")
         return row, role
