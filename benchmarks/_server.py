@@ -25,7 +25,7 @@ def free_port() -> int:
 class Server:
     """``with Server() as srv: srv.call("POST", "api/datadive/projects", {...})``."""
 
-    def __init__(self, extra_args=(), extension: bool = True):
+    def __init__(self, extra_args=(), extension: bool = True, extensions: dict | None = None):
         self.tmp = tempfile.TemporaryDirectory(prefix="datadive-bench-")
         self.root = Path(self.tmp.name) / "root"
         self.root.mkdir()
@@ -37,7 +37,7 @@ class Server:
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
             f"--DatadiveApp.db_path={Path(self.tmp.name) / 'datadive.sqlite'}",
             "--ServerApp.port_retries=0", "--ContentsManager.delete_to_trash=False",
-            f"--ServerApp.jpserver_extensions={{'datadive_ext': {extension}}}",
+            f"--ServerApp.jpserver_extensions={extensions or {'datadive_ext': extension}!r}",
             *extra_args,
         ]
         if os.geteuid() == 0:

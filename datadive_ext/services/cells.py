@@ -48,8 +48,13 @@ class _Cached:
     etag: str
 
 
+def _stamp(model: dict) -> tuple:
+    return (str(model.get("last_modified")), model.get("size"), model.get("hash"))
+
+
 def _etag(model: dict) -> str:
-    raw = f"{model.get('last_modified')}|{model.get('size')}"
+    """The file's content hash when the contents manager gives one, else its time and size."""
+    raw = model.get("hash") or f"{model.get('last_modified')}|{model.get('size')}"
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
 
 
@@ -135,6 +140,7 @@ class CellService:
         self.cm = projects.cm
         self.log = log
         self._ydoc_app = ydoc_app or (lambda: None)
+        self._hashes = True
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, _Cached] = {}
 
@@ -159,28 +165,40 @@ class CellService:
             raise NotFound(f"no notebook {nb!r} in this project", code="notebook_not_found")
         return path
 
+    async def _get(self, path: str, **kwargs) -> dict:
+        """``cm.get`` asking for the content hash (contents managers without hashes: without)."""
+        if self._hashes:
+            try:
+                return await self._call(self.cm.get, path, require_hash=True, **kwargs)
+            except TypeError:
+                self._hashes = False
+        return await self._call(self.cm.get, path, **kwargs)
+
     async def _load(self, path: str) -> _Cached:
-        model = await self._call(self.cm.get, path, content=False)
-        stamp = (str(model.get("last_modified")), model.get("size"))
+        model = await self._get(path, content=False)
         cached = self._cache.get(path)
-        if cached is not None and cached.stamp == stamp:
+        if cached is not None and cached.stamp == _stamp(model):
             return cached
-        full = await self._call(self.cm.get, path, content=True, type="notebook", format="json")
+        full = await self._get(path, content=True, type="notebook", format="json")
         nb = full["content"]
         if not isinstance(nb, nbformat.NotebookNode):
             nb = nbformat.from_dict(nb)
-        _ensure_ids(nb)
-        cached = _Cached(nb, (str(full.get("last_modified")), full.get("size")), _etag(full))
+        cached = _Cached(nb, _stamp(full), _etag(full))
         self._cache[path] = cached
+        if _ensure_ids(nb):
+            # A notebook from before nbformat 4.5 has no cell ids: give it ids and
+            # write them back at once, so that ids handed out stay valid.
+            await self._save(path, cached, [])
         return cached
 
     async def _save(self, path: str, cached: _Cached, changed: list[dict]) -> str:
         try:
-            model = await self._call(self.cm.save, {"type": "notebook", "format": "json", "content": cached.nb}, path)
+            await self._call(self.cm.save, {"type": "notebook", "format": "json", "content": cached.nb}, path)
+            model = await self._get(path, content=False)
         except BaseException:
             self._cache.pop(path, None)  # the file is as it was; our in-memory copy is not
             raise
-        cached.stamp = (str(model.get("last_modified")), model.get("size"))
+        cached.stamp = _stamp(model)
         cached.etag = _etag(model)
         return cached.etag
 
@@ -407,10 +425,13 @@ class CellService:
         row = self.store.one("SELECT * FROM operations WHERE id = ? AND project_id = ? AND notebook = ?", [op_id, pid, path])
         if row is None:
             raise NotFound(f"no operation {op_id!r} on this notebook", code="operation_not_found")
-        if row["undone_by"]:
-            raise Conflict("this operation was already undone", code="already_undone")
         if row["op"] == "undo":
             raise Conflict("an undo cannot be undone; apply the operation again instead", code="not_undoable")
+        claim = "pending:" + uuid.uuid4().hex
+        with self.store.transaction():
+            taken = self.store.execute("UPDATE operations SET undone_by = ? WHERE id = ? AND undone_by IS NULL", [claim, op_id]).rowcount
+        if not taken:
+            raise Conflict("this operation was already undone", code="already_undone")
         before = json.loads(row["before"]) if row["before"] else None
         after = json.loads(row["after"]) if row["after"] else None
         cell_id = row["cell_id"]
@@ -454,7 +475,12 @@ class CellService:
                 return None, [], [(None, {"order": ids}, {"order": before["order"]})]
             raise Conflict(f"operations of kind {row['op']!r} cannot be undone", code="not_undoable")
 
-        _, etag, new_ops = await self._write(pid, user, nb, if_match, "undo", apply)
+        try:
+            _, etag, new_ops = await self._write(pid, user, nb, if_match, "undo", apply)
+        except BaseException:
+            with self.store.transaction():  # not undone after all: release the claim
+                self.store.execute("UPDATE operations SET undone_by = NULL WHERE id = ? AND undone_by = ?", [op_id, claim])
+            raise
         with self.store.transaction():
             self.store.execute("UPDATE operations SET undone_by = ? WHERE id = ?", [new_ops[0] if new_ops else "undo", op_id])
             for new in new_ops:
@@ -470,7 +496,11 @@ def _validate(changed: list[dict]) -> None:
     if changed:
         probe = nbformat.v4.new_notebook()
         probe.cells = [nbformat.from_dict(c) for c in changed]
-        nbformat.validate(probe)
+        try:
+            nbformat.validate(probe)
+        except nbformat.ValidationError as exc:
+            where = "/" + "/".join(str(p) for p in list(exc.absolute_path)[2:]) if len(exc.absolute_path) > 2 else ""
+            raise Invalid(f"the cell would not be valid nbformat: {exc.message[:200]}", [{"path": "/cell" + where, "message": exc.message[:200]}], code="invalid_cell") from None
 
 
 def _update_op(body: dict) -> str:
@@ -488,16 +518,22 @@ def _history_view(row: dict) -> dict:
     }
 
 
-def _ensure_ids(nb) -> None:
-    """Cells of older notebooks (nbformat < 4.5) get ids, as nbformat does when it upgrades them."""
-    seen = set()
+def _ensure_ids(nb) -> bool:
+    """Cells of older notebooks (nbformat < 4.5) get ids, as nbformat does when it upgrades them.
+
+    Returns whether anything changed.
+    """
+    seen, changed = set(), False
     for cell in nb.cells:
         cid = cell.get("id")
         if not cid or cid in seen:
             cell["id"] = uuid.uuid4().hex[:8]
+            changed = True
         seen.add(cell["id"])
     if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) < (4, 5):
         nb["nbformat"], nb["nbformat_minor"] = 4, 5
+        changed = True
+    return changed
 
 
 def _raw_cell(cell_type: str, source: str) -> dict:

@@ -173,7 +173,15 @@ class ProjectService:
             for row in rows:
                 moved = new + row["path"][len(old):]
                 self.store.execute("UPDATE projects SET path = ?, updated_at = ? WHERE id = ?", [moved, utcnow(), row["id"]])
+            self._move_journal(old, new)
         return len(rows)
+
+    def _move_journal(self, old: str, new: str) -> None:
+        """Cell history follows its notebook (or a folder holding it) when it is renamed."""
+        self.store.execute(
+            "UPDATE operations SET notebook = ? || substr(notebook, ?) WHERE notebook = ? OR substr(notebook, 1, ?) = ?",
+            [new, len(old) + 1, old, len(old) + 1, old + "/"],
+        )
 
     # -- projects ------------------------------------------------------------------
 
@@ -429,6 +437,8 @@ class ProjectService:
         if posixpath.join(row["path"], rel) != old:
             rel, new = await self._free_notebook_path(row, new_name)
             await self._contents_call(self.cm.rename, old, new)
+            with self.store.transaction():
+                self._move_journal(old, new)
         return await self.notebook(pid, user, rel)
 
     async def delete_notebook(self, pid: str, user: str, nb: str) -> None:

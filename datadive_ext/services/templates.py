@@ -61,6 +61,22 @@ def _row_values(template: Template) -> dict:
     }
 
 
+def _cell_metadata_problems(template: Template) -> list[dict]:
+    """Extra cell metadata a template gives its cells must be valid nbformat cell metadata."""
+    import nbformat
+
+    problems = []
+    for i, cell in enumerate(template.cells):
+        if not cell.get("metadata"):
+            continue
+        new_cell = nbformat.v4.new_code_cell if cell["cell_type"] == "code" else nbformat.v4.new_markdown_cell
+        try:
+            new_cell("", metadata=template.cell_metadata(i))  # validates the cell
+        except nbformat.ValidationError as exc:
+            problems.append({"path": f"/cells/{i}/metadata", "message": f"is not valid notebook cell metadata: {exc.message[:200]}"})
+    return problems
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
@@ -237,7 +253,11 @@ class TemplateService:
     def _parse(self, doc) -> Template:
         if isinstance(doc, dict):
             doc = {k: v for k, v in doc.items() if k != "version"}  # the server assigns versions
-        return Template.from_dict(doc)
+        template = Template.from_dict(doc)
+        errors = _cell_metadata_problems(template)
+        if errors:
+            raise TemplateError("the template document is invalid", errors)
+        return template
 
     def create(self, doc, user: str) -> dict:
         template = self._parse(doc)
