@@ -11,6 +11,20 @@ from .template import Template
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython):
+    """``%load_ext cell_templates``: the ``%datadive`` magics (see ``cell_templates.kernel``)."""
+    from .kernel import load_ipython_extension as load
+
+    load(ipython)
+
+
+def form(template, **kwargs):
+    """An ipywidgets form built from a template's input schema (see ``cell_templates.form``)."""
+    from .forms import form as build
+
+    return build(template, **kwargs)
+
 __all__ = [
     "Template",
     "TemplateError",
@@ -26,4 +40,6 @@ __all__ = [
     "source_hash",
     "encode_inputs",
     "decode_inputs",
+    "load_ipython_extension",
+    "form",
 ]
