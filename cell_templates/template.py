@@ -58,7 +58,7 @@ class Template:
     __slots__ = (
         "id", "version", "title", "description", "category", "tags", "language",
         "inputs", "ui", "cells", "requires", "locked", "examples", "assistant",
-        "_doc", "_validator", "_fast", "_compiled", "_input_names", "_verified", "_frozen",
+        "_doc", "_validator", "_fast", "_compiled", "_input_names", "_verified", "_trusted", "_frozen",
     )
 
     def __init__(self, *a, **k):  # pragma: no cover - guard against direct construction
@@ -84,18 +84,23 @@ class Template:
     # -- construction -------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, doc, *, trusted: bool = False) -> "Template":
+    def from_dict(cls, doc, *, trusted: bool = False, checked: bool = False) -> "Template":
         """Validate ``doc`` fully and return a Template; raise ``TemplateError`` listing every problem.
 
         ``trusted`` is for documents that ship with the product or come from an
         administrator's folder: their input schema may be compiled to Python
         code for a faster "valid" answer. Never pass it for user documents.
+
+        ``checked`` (implies trusted) is for documents already validated when
+        they were shipped (the built-in library, whose every document and
+        example the test suite checks): loading skips the checks and compiles
+        the sources on first use, so that starting a server stays fast.
         """
         if not isinstance(doc, dict):
             raise TemplateError("a template document must be a JSON object", [{"path": "", "message": "must be of type object"}])
-        errors = iter_errors(_doc_validator(), doc)
+        errors = [] if checked else iter_errors(_doc_validator(), doc)
         inputs_schema = doc.get("inputs")
-        if isinstance(inputs_schema, dict):
+        if isinstance(inputs_schema, dict) and not checked:
             errors += iter_errors(_META_VALIDATOR, inputs_schema, ("inputs",))
             if not errors:
                 errors += ref_problems(inputs_schema, ("inputs",))
@@ -112,34 +117,21 @@ class Template:
         self = object.__new__(cls)
         object.__setattr__(self, "_frozen", False)
         self._doc = doc
-        declared = set((inputs_schema.get("properties") or {}).keys())
-        self._input_names = tuple(sorted(declared))
-        compiled = []
-        for i, cell in enumerate(doc["cells"]):
-            path = pointer(("cells", i, "source"))
-            try:
-                tmpl, names = compile_source(_join(cell["source"]), cell["cell_type"])
-            except RenderError as exc:
-                errors.append({"path": path, "message": str(exc)})
-                continue
-            unknown = sorted(names - declared)
-            if unknown:
-                errors.append({"path": path, "message": "uses names that are not inputs: " + ", ".join(unknown)})
-            compiled.append((cell["cell_type"], tmpl))
-        if errors:
-            raise TemplateError("the template document is invalid", errors)
-        self._compiled = tuple(compiled)
-        self._verified = tuple({} for _ in compiled)
-        self._validator = InputValidator(doc["inputs"], format_checker=Draft202012Validator.FORMAT_CHECKER, registry=NO_REMOTE)
-        self._fast = fast_validator(doc["inputs"]) if trusted else None
-
+        self._input_names = tuple(sorted((inputs_schema.get("properties") or {}).keys()))
+        self._trusted = trusted or checked
+        self._compiled = self._verified = self._validator = self._fast = None
         for name in ("id", "version", "title", "description", "category", "language", "locked"):
             object.__setattr__(self, name, doc[name])
         for name in ("tags", "inputs", "ui", "cells", "requires", "examples"):
             object.__setattr__(self, name, _freeze(doc[name]))
         object.__setattr__(self, "assistant", _freeze(doc.get("assistant")))
         self._frozen = True
+        if checked:
+            return self
 
+        errors = self._prepare()
+        if errors:
+            raise TemplateError("the template document is invalid", errors)
         for i, example in enumerate(doc["examples"]):
             try:
                 self.render_sources(example["inputs"])
@@ -151,6 +143,38 @@ class Template:
             raise TemplateError("the template document is invalid", errors)
         return self
 
+    def _prepare(self) -> list[dict]:
+        """Compile the sources and build the input validators (once). Returns the problems found."""
+        if self._compiled is not None:
+            return []
+        errors, compiled = [], []
+        declared = set(self._input_names)
+        for i, cell in enumerate(self._doc["cells"]):
+            path = pointer(("cells", i, "source"))
+            try:
+                tmpl, names = compile_source(_join(cell["source"]), cell["cell_type"])
+            except RenderError as exc:
+                errors.append({"path": path, "message": str(exc)})
+                continue
+            unknown = sorted(names - declared)
+            if unknown:
+                errors.append({"path": path, "message": "uses names that are not inputs: " + ", ".join(unknown)})
+            compiled.append((cell["cell_type"], tmpl))
+        if errors:
+            return errors
+        inputs = self._doc["inputs"]
+        object.__setattr__(self, "_validator", InputValidator(inputs, format_checker=Draft202012Validator.FORMAT_CHECKER, registry=NO_REMOTE))
+        object.__setattr__(self, "_fast", fast_validator(inputs) if self._trusted else None)
+        object.__setattr__(self, "_verified", tuple({} for _ in compiled))
+        object.__setattr__(self, "_compiled", tuple(compiled))
+        return []
+
+    def _ready(self) -> None:
+        if self._compiled is None:
+            errors = self._prepare()
+            if errors:
+                raise TemplateError(f"template {self.id} is invalid", errors)
+
     def to_dict(self) -> dict:
         """A plain, independent copy of the document (with ``version``)."""
         return copy.deepcopy(self._doc)
@@ -159,12 +183,13 @@ class Template:
         """The same document under another version number (used by stores)."""
         doc = self.to_dict()
         doc["version"] = version
-        return Template.from_dict(doc, trusted=self._fast is not None)
+        return Template.from_dict(doc, trusted=self._trusted)
 
     # -- inputs -------------------------------------------------------------
 
     def validate_inputs(self, inputs=None) -> dict:
         """Inputs with schema defaults applied; raise ``InputError`` listing every problem."""
+        self._ready()
         if inputs is None:
             inputs = {}
         if not isinstance(inputs, Mapping):

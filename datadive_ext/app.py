@@ -8,7 +8,7 @@ import posixpath
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Int, List, Set, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, List, Set, Unicode, default, validate
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
@@ -72,6 +72,17 @@ class DatadiveApp(ExtensionApp):
         author). Default: the server owner ($JUPYTERHUB_USER, or owner_name).""",
     )
 
+    assistant_full_read_bytes = Int(
+        64 * 1024 * 1024,
+        config=True,
+        help="""Data files up to this size are read whole by the assistant; larger
+        CSV / TSV / Parquet files are sampled while streaming (see
+        assistant_sample_rows), other formats are refused (413).""",
+    )
+    assistant_sample_rows = Int(200_000, config=True, help="Rows the assistant samples from a large data file.")
+    assistant_kernel_timeout = Float(
+        30.0, config=True, help="Seconds the assistant waits for a kernel to answer before giving up (504)."
+    )
     demo_project = Bool(
         False,
         config=True,
@@ -127,6 +138,13 @@ class DatadiveApp(ExtensionApp):
         from .services.cells import CellService
 
         self.cells = CellService(self.store, self.projects, self.templates, self.log, ydoc_app=self._ydoc_app)
+        from .services.assistant import AssistantService
+
+        self.assistant = AssistantService(
+            self.projects, getattr(self.serverapp, "kernel_manager", None),
+            full_read_bytes=self.assistant_full_read_bytes, sample_rows=self.assistant_sample_rows,
+            kernel_timeout=self.assistant_kernel_timeout,
+        )
         self.serverapp.event_logger.add_listener(schema_id=CONTENTS_EVENTS, listener=self._on_contents_event)
         self.log.info("Datadive store: %s (%s-user mode)", self.store.path, "single" if self.single_user else "multi")
         if self.demo_project:

@@ -67,7 +67,7 @@ def error_body(exc: BaseException, status: int | None = None) -> tuple[int, dict
         status = exc.status
         code, message, errors = exc.code, exc.message, exc.errors
     elif isinstance(exc, DatadiveError):
-        status = next(s for cls, s in _LIBRARY_STATUS.items() if isinstance(exc, cls))
+        status = next((s for cls, s in _LIBRARY_STATUS.items() if isinstance(exc, cls)), 400)
         code, message, errors = exc.code, exc.message, exc.errors
     else:
         raise TypeError(exc)

@@ -415,7 +415,7 @@ def test_every_handler_method_is_authenticated_then_authorized():
     checked = 0
     for pattern, handler, *_ in table:
         assert pattern.startswith("/api/datadive/"), pattern
-        assert getattr(handler, "auth_resource", None) in ("datadive:projects", "datadive:templates", "contents"), handler
+        assert getattr(handler, "auth_resource", None) in ("datadive:projects", "datadive:templates", "datadive:assistant", "contents"), handler
         for verb, method in _verb_methods(handler):
             where = f"{verb} of {handler.__name__} ({pattern})"
             assert method.__code__.co_qualname.startswith("authenticated"), f"{where}: outermost is not @web.authenticated"

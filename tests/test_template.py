@@ -290,3 +290,24 @@ def test_no_fast_path_where_drafts_could_disagree():
         {"type": "object", "unevaluatedProperties": False},
     ):
         assert fast_validator(schema) is None, schema
+
+
+def test_every_builtin_document_passes_the_full_checks():
+    """The library loads its documents as already checked; here every one gets the full checks."""
+    import json
+    import os
+
+    from cell_templates import builtin_templates, library
+
+    folder = library.__path__[0]
+    loaded = builtin_templates()
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            doc = json.load(f)
+        full = Template.from_dict(doc)  # schema, inputs meta-schema, sources, every example rendered
+        fast = loaded[full.id]
+        assert fast.to_dict() == full.to_dict()
+        for example in doc["examples"]:
+            assert [c["source"] for c in fast.render(example["inputs"])] == [c["source"] for c in full.render(example["inputs"])]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 def routes() -> list:
-    from . import cells, openapi, projects, templates
+    from . import assistant, cells, openapi, projects, templates
     from .base import PREFIX
 
-    return [*projects.routes(PREFIX), *cells.routes(PREFIX), *templates.routes(PREFIX), *openapi.routes(PREFIX)]
+    return [
+        *projects.routes(PREFIX), *cells.routes(PREFIX), *templates.routes(PREFIX),
+        *assistant.routes(PREFIX), *openapi.routes(PREFIX),
+    ]

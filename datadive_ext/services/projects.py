@@ -370,6 +370,14 @@ class ProjectService:
         model = await _call(self.cm.get, path, content=False)
         return self._notebook_view(model, row["path"])
 
+    async def file_exists(self, path: str) -> bool:
+        return bool(await _call(self.cm.file_exists, path))
+
+    def os_path(self, path: str) -> str | None:
+        """The file system path of a contents path, for contents managers that keep files on disk."""
+        get = getattr(self.cm, "_get_os_path", None)
+        return get(path) if get else None
+
     async def _is_notebook(self, path: str) -> bool:
         return path.endswith(".ipynb") and bool(await _call(self.cm.file_exists, path))
 
