@@ -49,10 +49,12 @@ def decode_inputs(value):
     return value
 
 
-def build_cell(template, part: int, cell_type: str, source: str, stored_inputs, cell_id: str, base: dict | None = None) -> dict:
+def build_cell(template, part: int, cell_type: str, source: str, stored_inputs, cell_id: str, base: dict | None = None,
+               owned: bool = False) -> dict:
     """A generated cell for ``template``'s cell ``part``.
 
-    ``base`` is an existing cell whose id and non-datadive metadata are kept.
+    ``base`` is an existing cell whose id and non-datadive metadata are kept;
+    ``owned`` says ``stored_inputs`` is a fresh object the cell may keep as is.
     """
     metadata = copy.deepcopy(base.get("metadata", {})) if base else {}
     if base and _was_locked(base):  # the flags were ours; the new version decides again
@@ -63,7 +65,7 @@ def build_cell(template, part: int, cell_type: str, source: str, stored_inputs, 
         "template": template.id,
         "version": template.version,
         "part": part,
-        "inputs": copy_json(stored_inputs),
+        "inputs": stored_inputs if owned else copy_json(stored_inputs),
         "source_hash": source_hash(source),
     }
     if template.locked:

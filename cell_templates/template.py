@@ -230,9 +230,8 @@ class Template:
     def render(self, inputs=None) -> list[dict]:
         """nbformat 4.5 cells, each with a fresh id and ``metadata.datadive`` provenance."""
         values, sources = self.render_sources(inputs)
-        stored = encode_inputs(values)
         return [
-            build_cell(self, part, cell_type, source, stored, cell_id=str(uuid.uuid4()))
+            build_cell(self, part, cell_type, source, encode_inputs(values), cell_id=str(uuid.uuid4()), owned=True)
             for part, (cell_type, source) in enumerate(sources)
         ]
 

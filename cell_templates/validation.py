@@ -91,22 +91,31 @@ class FrozenList(tuple):
     __slots__ = ()
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def copy_json(value):
     """A deep copy of JSON-like data, much cheaper than ``copy.deepcopy``.
 
     Any mapping becomes a dict and a frozen view a list, so read-only views (such
-    as ``Template.examples``) can be passed back as inputs; tuples stay tuples.
+    as ``Template.examples``) can be passed back as inputs; tuples stay tuples; a
+    ``str`` subclass (such as a checked-name marker) becomes plain text.
     """
-    if isinstance(value, dict):
+    t = type(value)
+    if t in _SCALARS:
+        return value
+    if t is dict:
         return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, list) or type(value) is FrozenList:
+    if t is list or t is FrozenList:
+        return [copy_json(v) for v in value]
+    if isinstance(value, dict) or isinstance(value, Mapping):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
         return [copy_json(v) for v in value]
     if isinstance(value, tuple):
         return tuple(copy_json(v) for v in value)
-    if isinstance(value, Mapping):
-        return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, str) and type(value) is not str:
-        return str.__str__(value)  # a str subclass (such as a checked-name marker) becomes plain text
+    if isinstance(value, str):
+        return str.__str__(value)
     return value
 
 
