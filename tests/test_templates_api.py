@@ -130,10 +130,13 @@ def root_snapshot(root) -> dict:
 
 
 async def test_list_defaults_sources_and_summaries(api):
-    r = await api("GET", "templates")
-    assert r.status == 200, r.text
+    first = await api("GET", "templates")
+    assert first.status == 200, first.text
+    assert len(first.json["items"]) == min(50, len(BUILTIN_IDS) + 1)  # the default page size is 50
+    r = await api("GET", "templates", params={"limit": 500})
     items = r.json["items"]
-    assert r.json["next_cursor"] is None  # 27 templates < the default page size of 50
+    assert r.json["next_cursor"] is None
+    assert items[:50] == first.json["items"]
     ids = [t["id"] for t in items]
     assert ids == sorted(BUILTIN_IDS + ["org-report"])
     by_id = {t["id"]: t for t in items}
@@ -172,7 +175,7 @@ async def test_list_filters_apply_to_every_source(api):
     await create(api, user_doc("other-thing", category="reports", tags=["org"], title="Quarterly numbers"))
 
     async def ids(**params):
-        r = await api("GET", "templates", params=params)
+        r = await api("GET", "templates", params={"limit": 500, **params})
         assert r.status == 200, r.text
         return [(t["id"], t["source"]) for t in r.json["items"]]
 

@@ -1,0 +1,116 @@
+"""The assistant's speed beside ``df.describe(include="all")`` on the same frame, same run; and its memory on a big CSV.
+
+Figures:
+- ``suggest`` on a 1,000,000 x 20 mixed frame vs ``describe``: target at most 1.0x.
+- ``suggest`` on 100,000 rows: target under 0.3 s.
+- peak RSS of the server's file reader (sampling while streaming) on a CSV of
+  ``--csv-gb`` GB (default 2), in a fresh process: target under 1 GB (Linux:
+  read from /proc/self/status).
+
+Run: ``python benchmarks/bench_assistant.py [--csv-gb 2]`` (``make bench`` runs every benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+from cell_templates.assistant import suggest
+
+
+def mixed_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    cols = {
+        "group": rng.choice(["a", "b", "c"], n),
+        "sex": rng.choice(["f", "m"], n),
+        "treated": rng.integers(0, 2, n),
+        "likert": rng.integers(1, 6, n).astype(float),
+        "count": rng.poisson(3, n),
+        "site": rng.choice([f"s{i}" for i in range(12)], n),
+        "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
+        "id": np.arange(n),
+    }
+    for i in range(12):
+        cols[f"x{i}"] = rng.normal(i, 1 + i / 10, n)
+    cols["y"] = cols["x0"] + (cols["group"] == "b") * 0.3 + rng.normal(0, 1, n)
+    del cols["x11"]
+    return pd.DataFrame(cols)
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+# Peak RSS from /proc (VmHWM): getrusage's ru_maxrss survives exec, so it would report the parent's peak.
+READER = """
+import sys, json
+from datadive_ext.services.assistant import read_frame
+df, info = read_frame(sys.argv[1], "csv", ["group", "y"], full_read_bytes=64 << 20, sample_rows=200_000)
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"rows": info.get("rows_total"), "kept": len(df), "peak_mb": peak_kb / 1024}))
+"""
+
+
+def csv_memory(gb: float) -> dict:
+    import json
+
+    frame = mixed_frame(1_000_000, seed=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "big.csv")
+        chunk = frame.to_csv(index=False)
+        header, body = chunk.split("\n", 1)
+        with open(path, "w") as f:
+            f.write(header + "\n")
+            while f.tell() < gb * 1e9:
+                f.write(body)
+        size = os.path.getsize(path)
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", READER, path], capture_output=True, text=True, check=True)
+        result = json.loads(out.stdout)
+        result.update(seconds=time.perf_counter() - t0, gb=size / 1e9)
+        return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--csv-gb", type=float, default=2.0, help="size of the CSV for the memory figure (0: skip)")
+    args = parser.parse_args()
+    rows, ok = [], True
+    design = {"outcome": "y", "between": "group"}
+    big = mixed_frame(1_000_000)
+    suggest(big.head(1000), **design)  # imports and caches
+    t_sug = best_of(lambda: suggest(big, **design), 3)
+    t_desc = best_of(lambda: big.describe(include="all"), 3)
+    ratio = t_sug / t_desc
+    ok &= ratio <= 1.0
+    rows.append(("suggest 1M x 20 (s)", t_sug, t_desc, ratio, "<= 1.0x describe"))
+    mid = mixed_frame(100_000)
+    t_mid = best_of(lambda: suggest(mid, **design), 5)
+    t_mid_desc = best_of(lambda: mid.describe(include="all"), 5)
+    ok &= t_mid < 0.3
+    rows.append(("suggest 100k x 20 (s)", t_mid, t_mid_desc, t_mid / t_mid_desc, "< 0.3 s"))
+    print(f"{'figure':28} {'value':>9} {'baseline':>9} {'ratio':>7}  target")
+    for name, value, base, r, target in rows:
+        print(f"{name:28} {value:9.3f} {base:9.3f} {r:7.2f}  {target}")
+    if args.csv_gb > 0:
+        mem = csv_memory(args.csv_gb)
+        ok &= mem["peak_mb"] < 1024
+        print(f"{'CSV sample read, peak RSS':28} {mem['peak_mb']:7.0f}MB {'-':>9} {'-':>7}  < 1024 MB "
+              f"({mem['gb']:.2f} GB, {mem['rows']:,} rows, {mem['kept']:,} kept, {mem['seconds']:.0f} s)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

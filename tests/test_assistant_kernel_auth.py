@@ -1,0 +1,28 @@
+"""Reading a kernel's variable runs code in it: it needs permission to execute in kernels."""
+
+import pytest
+from jupyter_server.auth.authorizer import Authorizer
+
+from conftest import assert_error, base_config
+
+
+class NoKernelExecute(Authorizer):
+    def is_authorized(self, handler, user, action, resource):
+        return not (resource == "kernels" and action == "execute")
+
+
+@pytest.fixture
+def jp_server_config(jp_data_dir):
+    return base_config(jp_data_dir, ServerApp={"authorizer_class": NoKernelExecute})
+
+
+async def test_kernel_source_needs_execute_permission(api, jp_serverapp):
+    kid = await jp_serverapp.kernel_manager.start_kernel()
+    try:
+        r = await api("POST", "assistant", "profile", body={"source": {"kernel_id": kid, "variable": "df"}})
+        assert_error(r, 403, "kernel_forbidden")
+        table = {"columns": ["y"], "rows": [[1.0], [2.0], [3.0]]}
+        ok = await api("POST", "assistant", "profile", body={"source": {"table": table}})
+        assert ok.status == 200, ok.text  # other sources need no kernel permission
+    finally:
+        await jp_serverapp.kernel_manager.shutdown_kernel(kid, now=True)
