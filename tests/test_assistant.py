@@ -987,13 +987,8 @@ def _gap_text_ordinal_rank_test():
     return df, suggest(df, "answer", between="g")
 
 
-_TEXT_ORDINAL_GAP = pytest.mark.xfail(strict=True, reason=(
-    "stat-mann-whitney reads numbers only: ordered text levels must be recoded first (the suggestion's warning "
-    "gives the recode line); remove the marker when the rank-test templates take ordered text"))
-
-
 @pytest.mark.parametrize("make", [_gap_mcnemar_long, _gap_rm_two_within, _gap_mixed_wide,
-                                  pytest.param(_gap_text_ordinal_rank_test, marks=_TEXT_ORDINAL_GAP)],
+                                  _gap_text_ordinal_rank_test],
                          ids=["mcnemar-long", "rm-two-within", "mixed-wide", "text-ordinal"])
 def test_layouts_the_templates_must_still_accept(make):
     df, result = make()

@@ -365,8 +365,15 @@ class _Run(CategoricalMixin, RepeatedMixin):
         numeric_only = {"independent_t", "welch_t", "one_way_anova", "welch_anova", "one_sample_t", "paired_t", "rm_anova",
                         "linear_regression", "pearson", "mixed_anova"}
         out = [suggestions[0]] + [s for s in suggestions[1:] if s["test"] not in numeric_only]
+        from .. import builtin_templates
+
+        library = builtin_templates()
         for s in out:
-            if s["test"] != "ordinal_logistic_regression":
+            template = library.get(s["template"])
+            takes_order = template is not None and "order" in (template.inputs.get("properties") or {})
+            if takes_order and order and len(texty) == 1:
+                s["inputs"] = {**s["inputs"], "order": list(order)}  # the cell ranks the text levels in this order
+            elif s["test"] != "ordinal_logistic_regression":
                 s["warnings"].append(how)
         return out
 
