@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 import posixpath
@@ -46,6 +47,10 @@ class DatadiveApp(ExtensionApp):
         2 * 1024 * 1024,
         config=True,
         help="Largest request body accepted by the Datadive API, in bytes (larger: 413).",
+    )
+    db_busy_timeout = Float(
+        1.0, config=True,
+        help="Seconds to wait for a lock held by another process on the SQLite file before answering 503 with Retry-After.",
     )
     default_page_size = Int(50, config=True, help="Items per page when a list request gives no `limit`.")
     max_page_size = Int(500, config=True, help="Largest `limit` a list request may ask for (larger: 400).")
@@ -123,7 +128,7 @@ class DatadiveApp(ExtensionApp):
         from .services.templates import TemplateService
         from .store import Store
 
-        self.store = Store(self.resolved_db_path())
+        self.store = Store(self.resolved_db_path(), busy_timeout=self.db_busy_timeout)
         self.store.migrate()
         self.single_user = self._single_user()
         self.templates = TemplateService(self.store, self.template_paths, self.log, admins=self.admin_users)
@@ -164,6 +169,11 @@ class DatadiveApp(ExtensionApp):
         from .handlers import routes
 
         self.handlers.extend(routes())
+
+    async def _start_jupyter_server_extension(self, serverapp):
+        # Journal entries left pending by a crash are settled in the background (and
+        # lazily, per notebook, before anything reads or writes that notebook's journal).
+        self._recovery = asyncio.ensure_future(self.cells.recover())
 
     async def stop_extension(self):
         store = getattr(self, "store", None)

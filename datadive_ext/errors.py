@@ -7,6 +7,8 @@ and the cell_templates errors, into one body shape:
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from http.client import responses
 
 from cell_templates.errors import CellEditedError, CellError, DatadiveError, InputError, TemplateError
@@ -51,6 +53,55 @@ class TooLarge(ApiError):
 
 class Unavailable(ApiError):
     status, code = 503, "unavailable"
+
+
+class ReadOnly(ApiError):
+    status, code = 403, "read_only"
+
+
+class StorageFull(ApiError):
+    status, code = 507, "storage_full"
+
+
+# errno values of a write the disk refused: nothing was written, retrying will not help
+# until someone frees space (StorageFull) or makes the folder writable (ReadOnly).
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+RETRY_AFTER = "1"
+
+
+def _causes(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def environment_error(exc: BaseException) -> ApiError | None:
+    """The client error for a failure of the server's environment, or None.
+
+    - A disk that is full or a folder that cannot be written (the contents manager
+      wraps the ``OSError`` in an HTTP 403 / 500, keeping it as the cause):
+      507 ``storage_full`` / 403 ``read_only``; the contents manager writes
+      atomically, so the file is as it was.
+    - The SQLite file locked by another process for longer than the busy timeout:
+      503 ``unavailable`` with ``Retry-After``.
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, sqlite3.OperationalError):
+            text = str(cause).lower()
+            if "locked" in text or "busy" in text:
+                return Unavailable(
+                    "the database is busy (another process holds a lock on it); nothing was changed, retry shortly",
+                    headers={"Retry-After": RETRY_AFTER},
+                )
+        elif isinstance(cause, OSError) and cause.errno is not None:
+            if cause.errno in _FULL:
+                return StorageFull("the disk is full: nothing was written", [{"path": "", "message": "no space left on the server's disk"}])
+            if cause.errno in _READ_ONLY:
+                return ReadOnly("the folder cannot be written on the server: nothing was written", [{"path": "", "message": "read-only"}])
+    return None
 
 
 _LIBRARY_STATUS = {

@@ -90,6 +90,15 @@ CREATE INDEX operations_notebook ON operations (project_id, notebook, seq);
 """
 
 
+# Migration 4: write-ahead journal entries. An operation's rows are written as
+# pending before the notebook is saved and confirmed after; a pending row left by a
+# crash is settled against the file (kept if the file has the change, else dropped).
+_M4 = """
+ALTER TABLE operations ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX operations_pending ON operations (project_id, notebook) WHERE pending = 1
+"""
+
+
 def _sql(script: str):
     def apply(db: sqlite_utils.Database) -> None:
         for statement in script.split(";"):
@@ -99,21 +108,23 @@ def _sql(script: str):
     return apply
 
 
-MIGRATIONS = [_sql(_M1), _sql(_M2), _sql(_M3)]
+MIGRATIONS = [_sql(_M1), _sql(_M2), _sql(_M3), _sql(_M4)]
 
 
 class Store:
     """The one SQLite connection of the extension, used from the server's event loop thread."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, busy_timeout: float = 1.0):
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA busy_timeout = 5000")
+        # Waiting for another process's lock blocks the event loop: keep the wait short
+        # and answer 503 with Retry-After when it runs out (errors.environment_error).
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if self.path != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")

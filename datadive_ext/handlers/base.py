@@ -12,7 +12,7 @@ from tornado import web
 from cell_templates.errors import DatadiveError
 from cell_templates.validation import iter_errors
 
-from ..errors import ApiError, Invalid, TooLarge, error_body
+from ..errors import ApiError, Invalid, TooLarge, environment_error, error_body
 from ..openapi import body_validator
 
 PREFIX = "/api/datadive"
@@ -117,6 +117,8 @@ class DatadiveHandler(ExtensionHandlerMixin, APIHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        if exc is not None and not isinstance(exc, (ApiError, DatadiveError)):
+            exc = environment_error(exc) or exc
         if isinstance(exc, (ApiError, DatadiveError)):
             status_code, body = error_body(exc)
             self.set_status(status_code)
@@ -136,6 +138,10 @@ class DatadiveHandler(ExtensionHandlerMixin, APIHandler):
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, (ApiError, DatadiveError)):
             self.log.debug("Datadive %s: %s", type(value).__name__, value)
+            return
+        mapped = environment_error(value)
+        if mapped is not None:
+            self.log.warning("Datadive %s (%s): %s", mapped.code, type(value).__name__, value)
             return
         super().log_exception(typ, value, tb)
 

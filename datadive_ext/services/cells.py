@@ -27,6 +27,7 @@ import asyncio
 import copy
 import hashlib
 import json
+import sqlite3
 import uuid
 from dataclasses import dataclass
 
@@ -277,8 +278,13 @@ class CellService:
 
     # -- writes ------------------------------------------------------------------------
 
-    async def _write(self, pid, user, nb, if_match, op: str, apply):
-        """Run ``apply(nb) -> (result, changed_cells, journal_entries)`` as one journaled, locked write."""
+    async def _write(self, pid, user, nb, if_match, op: str, apply, undoes: str | None = None):
+        """Run ``apply(nb) -> (result, changed_cells, journal_entries)`` as one journaled, locked write.
+
+        File path: the journal rows are written as pending first, then the notebook is
+        saved, then the rows are confirmed. A failed save drops the rows; a crash
+        between the two leaves pending rows that ``_settle`` checks against the file.
+        """
         path = await self._notebook_path(pid, user, nb, "editor")
         async with self._lock(path):
             ynb = await self._live(path)
@@ -287,28 +293,103 @@ class CellService:
                 with ynb.ydoc.transaction():
                     result, _, entries = apply(_LiveNotebook(ynb))
                 etag = _live_etag(ynb)
-            else:
-                cached = await self._load(path)
-                self._check_etag(cached.etag, if_match)
-                result, changed, entries = apply(cached.nb)
+                return result, etag, self._journal(pid, path, user, op, entries, undoes=undoes)
+            cached = await self._load(path)
+            self._settle(pid, path, cached.nb)
+            self._check_etag(cached.etag, if_match)
+            result, changed, entries = apply(cached.nb)
+            try:
+                ops = self._journal(pid, path, user, op, entries, undoes=undoes, pending=True)
+            except BaseException:
+                self._cache.pop(path, None)  # nothing was written; forget the changed copy
+                raise
+            try:
                 etag = await self._save(path, cached, changed)
-            ops = self._journal(pid, path, user, op, entries)
+            except BaseException:
+                self._discard(ops)
+                raise
+            self._confirm(ops)
             return result, etag, ops
 
-    def _journal(self, pid, path, user, op, entries) -> list[str]:
+    def _journal(self, pid, path, user, op, entries, *, undoes=None, pending=False) -> list[str]:
         now, ids, rows = utcnow(), [], []
         for cell_id, before, after in entries:
             op_id = uuid.uuid4().hex
             ids.append(op_id)
             rows.append((op_id, pid, path, user, now, op, cell_id,
                          json.dumps(before) if before is not None else None,
-                         json.dumps(after) if after is not None else None))
+                         json.dumps(after) if after is not None else None, undoes, int(pending)))
         with self.store.transaction():
             self.store.db.conn.executemany(
-                "INSERT INTO operations (id, project_id, notebook, user, at, op, cell_id, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO operations (id, project_id, notebook, user, at, op, cell_id, before, after, undoes, pending)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return ids
+
+    def _confirm(self, ops: list[str]) -> None:
+        """Mark written rows done; if the database refuses now, ``_settle`` confirms them later."""
+        try:
+            with self.store.transaction():
+                self.store.db.conn.executemany("UPDATE operations SET pending = 0 WHERE id = ?", [(o,) for o in ops])
+        except sqlite3.Error:
+            self.log.warning("Datadive: could not confirm journal entries %s now; they are settled on next access", ops, exc_info=True)
+
+    def _discard(self, ops: list[str]) -> None:
+        try:
+            with self.store.transaction():
+                self.store.db.conn.executemany("DELETE FROM operations WHERE id = ? AND pending = 1", [(o,) for o in ops])
+        except sqlite3.Error:
+            self.log.warning("Datadive: could not drop journal entries %s of a failed write; they are settled on next access", ops, exc_info=True)
+
+    def _settle(self, pid: str, path: str, nb) -> int:
+        """Keep the pending journal rows of ``path`` whose change the file has, drop the others.
+
+        Returns how many rows were settled. The rows of one operation were written for
+        one atomic save, so the file has all of their changes or none.
+        """
+        rows = self.store.query(
+            "SELECT id, cell_id, before, after FROM operations WHERE project_id = ? AND notebook = ? AND pending = 1",
+            [pid, path],
+        )
+        if not rows:
+            return 0
+        cells = list(nb.cells)
+        ids = [c.get("id") for c in cells]
+        keep, drop = [], []
+        for row in rows:
+            after = json.loads(row["after"]) if row["after"] else None
+            before = json.loads(row["before"]) if row["before"] else None
+            (keep if _has_change(cells, ids, row["cell_id"], before, after) else drop).append((row["id"],))
+        with self.store.transaction():
+            self.store.db.conn.executemany("UPDATE operations SET pending = 0 WHERE id = ?", keep)
+            self.store.db.conn.executemany("DELETE FROM operations WHERE id = ?", drop)
+        if drop:
+            self.log.warning("Datadive: dropped %d journal entries of %s whose write never reached the file", len(drop), path)
+        return len(rows)
+
+    async def recover(self) -> None:
+        """Settle every pending journal row (after a crash) and release stale undo claims."""
+        try:
+            groups = self.store.query("SELECT DISTINCT project_id, notebook FROM operations WHERE pending = 1")
+            for group in groups:
+                pid, path = group["project_id"], group["notebook"]
+                async with self._lock(path):
+                    try:
+                        cached = await self._load(path)
+                    except Exception:  # the notebook is gone: its pending changes never happened here
+                        with self.store.transaction():
+                            self.store.execute("DELETE FROM operations WHERE project_id = ? AND notebook = ? AND pending = 1", [pid, path])
+                        continue
+                    self._settle(pid, path, cached.nb)
+            with self.store.transaction():
+                # An undo claim whose undo reached the journal points at it; any other is released.
+                self.store.execute(
+                    "UPDATE operations SET undone_by = (SELECT u.id FROM operations u WHERE u.undoes = operations.id ORDER BY u.seq LIMIT 1)"
+                    " WHERE undone_by LIKE 'pending:%'"
+                )
+        except Exception:
+            self.log.error("Datadive: recovering the journal failed", exc_info=True)
 
     async def insert(self, pid, user, nb, body: dict, if_match=None) -> tuple[list[dict], str]:
         if "template" in body:
@@ -415,6 +496,9 @@ class CellService:
 
     async def history(self, pid, user, nb, limit: int = 100) -> list[dict]:
         path = await self._notebook_path(pid, user, nb, "viewer")
+        if self.store.one("SELECT 1 AS x FROM operations WHERE project_id = ? AND notebook = ? AND pending = 1", [pid, path]):
+            async with self._lock(path):
+                self._settle(pid, path, (await self._load(path)).nb)
         rows = self.store.query(
             "SELECT * FROM operations WHERE project_id = ? AND notebook = ? ORDER BY seq DESC LIMIT ?", [pid, path, limit]
         )
@@ -476,15 +560,13 @@ class CellService:
             raise Conflict(f"operations of kind {row['op']!r} cannot be undone", code="not_undoable")
 
         try:
-            _, etag, new_ops = await self._write(pid, user, nb, if_match, "undo", apply)
+            _, etag, new_ops = await self._write(pid, user, nb, if_match, "undo", apply, undoes=op_id)
         except BaseException:
             with self.store.transaction():  # not undone after all: release the claim
                 self.store.execute("UPDATE operations SET undone_by = NULL WHERE id = ? AND undone_by = ?", [op_id, claim])
             raise
         with self.store.transaction():
             self.store.execute("UPDATE operations SET undone_by = ? WHERE id = ?", [new_ops[0] if new_ops else "undo", op_id])
-            for new in new_ops:
-                self.store.execute("UPDATE operations SET undoes = ? WHERE id = ?", [op_id, new])
         return {"undone": op_id, "operations": new_ops}, etag
 
     def forget(self, path: str) -> None:
@@ -507,6 +589,20 @@ def _update_op(body: dict) -> str:
     if "source" in body:
         return "edit"
     return "regenerate" if "template_version" not in body else "upgrade"
+
+
+def _has_change(cells: list, ids: list, cell_id, before, after) -> bool:
+    """Whether the notebook shows the change of one journal row (see ``CellService._settle``)."""
+    if after is None:  # a deletion
+        return cell_id not in ids
+    if "order" in after:  # a reorder
+        return ids == after["order"]
+    if cell_id not in ids:
+        return False
+    index = ids.index(cell_id)
+    if "cell" in after:  # an insert, or a new source / provenance
+        return _fingerprint(cells[index]) == _fingerprint(after["cell"])
+    return index == after["index"]  # a move
 
 
 def _history_view(row: dict) -> dict:

@@ -19,7 +19,7 @@ import uuid
 
 import nbformat
 
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound, environment_error
 from ..pagination import Page, decode_cursor, encode_cursor
 from ..store import Store, utcnow
 
@@ -222,12 +222,20 @@ class ProjectService:
         if self.projects_dir and not await self._dir_exists(self.projects_dir):
             await self._mkdirs(self.projects_dir)
         await _call(self.cm.save, {"type": "directory"}, path)
-        await self._write_manifest(path, pid, name)
-        now = utcnow()
-        with self.store.transaction():
-            self.store.db["projects"].insert({"id": pid, "name": name, "description": description, "path": path,
-                                              "owner": user, "created_at": now, "updated_at": now})
-            self.store.db["members"].insert({"project_id": pid, "user": user, "role": "owner", "added_at": now})
+        try:
+            await self._write_manifest(path, pid, name)
+            now = utcnow()
+            with self.store.transaction():
+                self.store.db["projects"].insert({"id": pid, "name": name, "description": description, "path": path,
+                                                  "owner": user, "created_at": now, "updated_at": now})
+                self.store.db["members"].insert({"project_id": pid, "user": user, "role": "owner", "added_at": now})
+        except BaseException:
+            # A full disk or a locked database: leave no half-made project folder behind.
+            try:
+                await self._delete_tree(path)
+            except Exception:  # the original error is the one to report
+                self.log.warning("Datadive: could not remove the unfinished project folder %s", path, exc_info=True)
+            raise
         return _project_view(self._row(pid), "owner")
 
     async def _write_manifest(self, folder: str, pid: str, name: str) -> None:
@@ -409,9 +417,12 @@ class ProjectService:
         """A contents-manager write; its refusals become client errors that name no server path."""
         try:
             return await _call(fn, *args)
-        except OSError as exc:
-            raise Invalid(f"the contents manager refused the name: {exc.strerror or 'invalid name'}", [{"path": "/name", "message": "cannot be used here"}], code="invalid_path") from None
         except Exception as exc:
+            mapped = environment_error(exc)
+            if mapped is not None:
+                raise mapped from None
+            if isinstance(exc, OSError):
+                raise Invalid(f"the contents manager refused the name: {exc.strerror or 'invalid name'}", [{"path": "/name", "message": "cannot be used here"}], code="invalid_path") from None
             status = getattr(exc, "status_code", None)
             if status and 400 <= status < 500:
                 raise Invalid("the contents manager refused the name", [{"path": "/name", "message": "cannot be used here"}], code="invalid_path") from None
