@@ -290,10 +290,14 @@ class CellService:
             ynb = await self._live(path)
             if ynb is not None:
                 self._check_etag(_live_etag(ynb), if_match)
-                with ynb.ydoc.transaction():
-                    result, _, entries = apply(_LiveNotebook(ynb))
-                etag = _live_etag(ynb)
-                return result, etag, self._journal(pid, path, user, op, entries, undoes=undoes)
+                # The database's write lock is taken first (503 if another process holds
+                # it) and nothing awaits until the journal rows are in, so a live edit is
+                # never made without its journal entry.
+                with self.store.transaction():
+                    with ynb.ydoc.transaction():
+                        result, _, entries = apply(_LiveNotebook(ynb))
+                    ops = self._journal(pid, path, user, op, entries, undoes=undoes)
+                return result, _live_etag(ynb), ops
             cached = await self._load(path)
             self._settle(pid, path, cached.nb)
             self._check_etag(cached.etag, if_match)
