@@ -86,12 +86,18 @@ def environment_error(exc: BaseException) -> ApiError | None:
       507 ``storage_full`` / 403 ``read_only``; the contents manager writes
       atomically, so the file is as it was.
     - The SQLite file locked by another process for longer than the busy timeout:
-      503 ``unavailable`` with ``Retry-After``.
+      503 ``unavailable`` with ``Retry-After``; its disk full or the file read-only:
+      507 / 403 as above (SQLite rolls the transaction back).
     """
     for cause in _causes(exc):
-        if isinstance(cause, sqlite3.OperationalError):
+        if isinstance(cause, sqlite3.Error):
+            code = getattr(cause, "sqlite_errorcode", None)
             text = str(cause).lower()
-            if "locked" in text or "busy" in text:
+            if code == sqlite3.SQLITE_FULL or (code is None and "is full" in text):
+                return StorageFull("the disk holding the database is full: nothing was changed", [{"path": "", "message": "no space left for the database"}])
+            if code == sqlite3.SQLITE_READONLY or (code is None and "readonly" in text):
+                return ReadOnly("the database cannot be written on the server: nothing was changed", [{"path": "", "message": "read-only"}])
+            if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or (code is None and ("locked" in text or "busy" in text)):
                 return Unavailable(
                     "the database is busy (another process holds a lock on it); nothing was changed, retry shortly",
                     headers={"Retry-After": RETRY_AFTER},

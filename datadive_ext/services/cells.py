@@ -196,8 +196,16 @@ class CellService:
         try:
             await self._call(self.cm.save, {"type": "notebook", "format": "json", "content": cached.nb}, path)
             model = await self._get(path, content=False)
-        except BaseException:
+        except BaseException as exc:
             self._cache.pop(path, None)  # the file is as it was; our in-memory copy is not
+            if not isinstance(exc, asyncio.CancelledError):
+                # A write cut short (a disk that filled up part-way) can leave the file torn
+                # with the contents manager's backup beside it; its next read of the file
+                # puts the backup back, so read it now rather than leave it torn.
+                try:
+                    await self._get(path, content=True, type="notebook", format="json")
+                except Exception:
+                    self.log.warning("Datadive: %s could not be read back after a failed save", path, exc_info=True)
             raise
         cached.stamp = _stamp(model)
         cached.etag = _etag(model)

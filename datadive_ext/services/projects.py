@@ -444,7 +444,17 @@ class ProjectService:
     async def create_notebook(self, pid: str, user: str, name: str) -> dict:
         row, _ = await self._folder(pid, user, "editor")
         rel, path = await self._free_notebook_path(row, name)
-        await self._contents_call(self.cm.save, {"type": "notebook", "format": "json", "content": self._new_notebook()}, path)
+        try:
+            await self._contents_call(self.cm.save, {"type": "notebook", "format": "json", "content": self._new_notebook()}, path)
+        except BaseException:
+            # The path was free: whatever a failed save left there (an empty file when the
+            # disk filled up) is ours to remove, so the name stays free.
+            try:
+                if await self._exists(path):
+                    await _call(self.cm.delete, path)
+            except Exception:
+                self.log.warning("Datadive: could not remove the unfinished notebook %s", path, exc_info=True)
+            raise
         return await self.notebook(pid, user, rel)
 
     async def rename_notebook(self, pid: str, user: str, nb: str, new_name: str) -> dict:
