@@ -25,6 +25,9 @@ from .validation import (
     value_problems,
 )
 
+# A template document nested deeper than this is refused before any validator recurses into it.
+MAX_DOC_DEPTH = 64
+
 _DOC_VALIDATOR: Draft202012Validator | None = None
 _META_VALIDATOR = Draft202012Validator(Draft202012Validator.META_SCHEMA)
 
@@ -98,12 +101,18 @@ class Template:
         """
         if not isinstance(doc, dict):
             raise TemplateError("a template document must be a JSON object", [{"path": "", "message": "must be of type object"}])
-        errors = [] if checked else iter_errors(_doc_validator(), doc)
-        inputs_schema = doc.get("inputs")
-        if isinstance(inputs_schema, dict) and not checked:
-            errors += iter_errors(_META_VALIDATOR, inputs_schema, ("inputs",))
-            if not errors:
-                errors += ref_problems(inputs_schema, ("inputs",))
+        errors = [] if checked else value_problems(doc, max_depth=MAX_DOC_DEPTH)
+        if errors:  # validators recurse: refuse what would exhaust the stack before they run
+            raise TemplateError("the template document is invalid", errors)
+        try:
+            errors = [] if checked else iter_errors(_doc_validator(), doc)
+            inputs_schema = doc.get("inputs")
+            if isinstance(inputs_schema, dict) and not checked:
+                errors += iter_errors(_META_VALIDATOR, inputs_schema, ("inputs",))
+                if not errors:
+                    errors += ref_problems(inputs_schema, ("inputs",))
+        except RecursionError:
+            raise TemplateError("the template document is nested too deeply", [{"path": "/inputs", "message": "is nested too deeply"}]) from None
         if errors:
             raise TemplateError("the template document is invalid", errors)
 

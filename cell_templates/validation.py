@@ -59,23 +59,7 @@ def iter_errors(validator: Draft202012Validator, instance, prefix=()) -> list[di
     """
     out: list[dict] = []
     for err in validator.iter_errors(instance):
-        base = list(prefix) + list(err.absolute_path)
-        if err.validator == "required" and isinstance(err.instance, dict):
-            for name in err.validator_value:
-                if name not in err.instance:
-                    out.append({"path": pointer(base + [name]), "message": "is required"})
-        elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = set(err.schema.get("properties", {}))
-            patterns = err.schema.get("patternProperties", {})
-            for name in err.instance:
-                if name not in allowed and not any(re.search(p, name) for p in patterns):
-                    out.append({"path": pointer(base + [name]), "message": "is not an allowed property"})
-        elif err.validator in ("oneOf", "anyOf") and err.context:
-            # Report the branch that came closest (deepest path), not a dump of all.
-            best = max(err.context, key=lambda e: len(e.absolute_path))
-            out.append({"path": pointer(base + list(best.relative_path)), "message": _message(best)})
-        else:
-            out.append({"path": pointer(base), "message": _message(err)})
+        _report(err, list(prefix) + list(err.absolute_path), out)
     seen, unique = set(), []
     for e in sorted(out, key=lambda e: e["path"]):
         key = (e["path"], e["message"])
@@ -83,6 +67,35 @@ def iter_errors(validator: Draft202012Validator, instance, prefix=()) -> list[di
             seen.add(key)
             unique.append(e)
     return unique
+
+
+def _report(err, base: list, out: list[dict]) -> None:
+    if err.validator == "required" and isinstance(err.instance, dict):
+        for name in err.validator_value:
+            if name not in err.instance:
+                out.append({"path": pointer(base + [name]), "message": "is required"})
+    elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set(err.schema.get("properties", {}))
+        patterns = err.schema.get("patternProperties", {})
+        for name in err.instance:
+            if name not in allowed and not any(re.search(p, name) for p in patterns):
+                out.append({"path": pointer(base + [name]), "message": "is not an allowed property"})
+    elif err.validator in ("oneOf", "anyOf") and err.context:
+        # Report the branch the instance meant, not a dump of all: the branch whose
+        # required properties are present, then the one with the fewest problems,
+        # then the one whose problem lies deepest.
+        branches: dict = {}
+        for sub in err.context:
+            branches.setdefault(sub.schema_path[0] if sub.schema_path else 0, []).append(sub)
+
+        def rank(subs):
+            missing = sum(1 for e in subs if e.validator == "required" and not e.relative_path)
+            return (missing, len(subs), -max(len(e.relative_path) for e in subs))
+
+        for sub in min(branches.values(), key=rank):
+            _report(sub, base + list(sub.relative_path), out)
+    else:
+        out.append({"path": pointer(base), "message": _message(err)})
 
 
 class FrozenList(tuple):

@@ -61,7 +61,7 @@ async def test_suggest_on_a_project_file(api, jp_root_dir):
 @pytest.fixture
 def jp_server_config(jp_data_dir):
     return base_config(jp_data_dir, DatadiveApp={"assistant_full_read_bytes": 20000, "assistant_sample_rows": 300,
-                                                 "assistant_kernel_timeout": 3.0})
+                                                 "assistant_kernel_timeout": 6.0})
 
 
 @pytest.mark.parametrize("name", ["data.csv", "data.parquet"])
@@ -122,6 +122,8 @@ async def start_kernel(api_fetch, jp_serverapp, code: str | None = None) -> str:
 
 KERNEL_SETUP = """
 import cell_templates.assistant  # imported up front: the first import costs seconds, more than this module's short timeout
+import scipy.stats  # what suggest() imports on first use, for the same reason
+cell_templates.builtin_templates()
 import numpy as np, pandas as pd
 rng = np.random.default_rng(5)
 df = pd.DataFrame({"group": np.repeat(["a", "b", "c"], 20), "score": np.r_[rng.normal(0, 1, 20), rng.normal(1, 1, 20), rng.normal(2, 1, 20)]})
@@ -176,7 +178,7 @@ async def test_hung_kernel_times_out_and_server_stays_responsive(api, jp_servera
         assert not profile.done()
         r = await profile
         assert_error(r, 504, "kernel_timeout")
-        assert time.monotonic() - t0 < 10
+        assert time.monotonic() - t0 < 25  # the timeout answered, not the 30 s sleep
     finally:
         client.stop_channels()
         await jp_serverapp.kernel_manager.shutdown_kernel(kid, now=True)

@@ -10,12 +10,14 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from cell_templates.errors import DatadiveError
-from cell_templates.validation import iter_errors
+from cell_templates.validation import iter_errors, value_problems
 
 from ..errors import ApiError, Invalid, TooLarge, environment_error, error_body
 from ..openapi import body_validator
 
 PREFIX = "/api/datadive"
+# As deep as json.loads goes; the specific limits (template documents, inputs) come later, with their own codes.
+MAX_BODY_DEPTH = 1000
 
 
 class DatadiveHandler(ExtensionHandlerMixin, APIHandler):
@@ -54,6 +56,11 @@ class DatadiveHandler(ExtensionHandlerMixin, APIHandler):
             raise Invalid(f"the body is not valid JSON: {exc}", [{"path": "", "message": "is not valid JSON"}], code="invalid_json") from None
         except RecursionError:
             raise Invalid("the body is nested too deeply", [{"path": "", "message": "is nested too deeply"}], code="invalid_json") from None
+        problems = value_problems(data, max_depth=MAX_BODY_DEPTH)
+        if problems:
+            # Text that is not valid Unicode could reach neither SQLite nor a notebook file,
+            # and schema validators recurse: both are refused here, at their paths.
+            raise Invalid("the request body holds text that is not valid Unicode or is nested too deeply", problems)
         if schema is not None:
             errors = iter_errors(body_validator(schema), data)
             if errors:

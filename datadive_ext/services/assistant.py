@@ -150,13 +150,41 @@ def _read_parquet(os_path, columns, full_read_bytes, sample_rows, seed):
 
 
 def inline_frame(table: dict):
+    """A small table sent in the request: ``{columns, rows}`` or ``{data: {column: values}}``.
+
+    Its shape is checked here, with paths: every row as long as ``columns``, every
+    column of ``data`` as long as the first, no column named twice.
+    """
     import pandas as pd
 
+    errors = []
     if "columns" in table:
-        df = pd.DataFrame(table.get("rows") or [], columns=table["columns"])
+        columns, rows = list(table["columns"]), table.get("rows") or []
+        errors += _duplicates(columns, "/source/table/columns")
+        errors += [{"path": f"/source/table/rows/{i}", "message": f"has {len(r)} values for {len(columns)} columns"}
+                   for i, r in enumerate(rows) if len(r) != len(columns)][:20]
+        if errors:
+            raise Invalid("the inline table is not rectangular", errors, code="invalid_table")
+        df = pd.DataFrame(rows, columns=columns)
     else:
-        df = pd.DataFrame(table.get("data") or {})
+        data = table.get("data") or {}
+        lengths = {name: len(values) for name, values in data.items()}
+        first = next(iter(lengths.values()), 0)
+        errors += [{"path": "/source/table/data/" + name.replace("~", "~0").replace("/", "~1"), "message": f"has {n} values, the first column {first}"}
+                   for name, n in lengths.items() if n != first][:20]
+        if errors:
+            raise Invalid("the inline table's columns differ in length", errors, code="invalid_table")
+        df = pd.DataFrame(data)
     return df, {"rows_read": len(df), "sampled": False}
+
+
+def _duplicates(names: list, where: str) -> list[dict]:
+    seen, errors = set(), []
+    for i, name in enumerate(names):
+        if name in seen:
+            errors.append({"path": f"{where}/{i}", "message": f"repeats the column name {name!r}"})
+        seen.add(name)
+    return errors
 
 
 # ---- kernels -------------------------------------------------------------------------
