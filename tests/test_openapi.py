@@ -14,12 +14,14 @@ import inspect
 import re
 from urllib.parse import unquote
 
+import pytest
+from conftest import assert_error
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from datadive_ext.handlers import routes
-from datadive_ext.handlers.base import PREFIX
+from datadive_ext.handlers.base import PREFIX, NoRouteHandler
 
 VERBS = ("get", "put", "post", "delete", "patch")
 PATH_ITEM_KEYS = {"$ref", "summary", "description", "servers", "parameters", *VERBS, "options", "head", "trace"}
@@ -98,6 +100,13 @@ def route_to_path(regex: str) -> tuple[str, list[str]]:
             out.append(rest[i + 1] if rest[i] == "\\" else rest[i])
             i += 2 if rest[i] == "\\" else 1
     return "".join(out).rstrip("$"), names
+
+
+def documented_routes():
+    """Every route but the last-resort JSON 404 for paths that name nothing (not an operation)."""
+    table = routes()
+    assert table[-1][1] is NoRouteHandler, "the catch-all must come last"
+    return table[:-1]
 
 
 def implemented_verbs(handler) -> set[str]:
@@ -294,7 +303,7 @@ def test_every_route_is_documented_and_every_operation_has_a_handler():
 
     doc = spec()
     problems, documented = [], set()
-    for regex, handler in routes():
+    for regex, handler in documented_routes():
         path, names = route_to_path(regex)
         if path not in doc["paths"]:
             problems.append(f"route {regex} ({handler.__name__}) has no path {path} in the spec")
@@ -322,7 +331,7 @@ def test_request_bodies_are_validated_with_the_documented_schema():
 
     doc = spec()
     problems = []
-    for regex, handler in routes():
+    for regex, handler in documented_routes():
         path, _ = route_to_path(regex)
         item = doc["paths"].get(path, {})
         for verb in implemented_verbs(handler):
@@ -432,3 +441,15 @@ async def test_real_responses_match_the_spec(api):
 async def test_openapi_json_needs_authentication(http_server_client, jp_base_url):
     r = await http_server_client.fetch(f"{jp_base_url}api/datadive/openapi.json", raise_error=False)
     assert r.code == 403
+
+
+@pytest.mark.parametrize("method,segments", [
+    ("GET", ["nonexistent"]),
+    ("GET", ["projects", "a.b"]),                       # not of the form of a project id
+    ("DELETE", ["projects", "a.b", "members", "x"]),
+    ("POST", ["projects", "abc", "notebooks", "n.ipynb", "history", "zz", "undo"]),
+])
+async def test_paths_naming_nothing_get_the_json_error(api, method, segments):
+    reply = await api(method, *segments, body={} if method == "POST" else None)
+    assert reply.headers["Content-Type"].startswith("application/json"), reply.text[:200]
+    assert_error(reply, 404, "no_route")

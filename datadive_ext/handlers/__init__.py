@@ -5,9 +5,11 @@ from __future__ import annotations
 
 def routes() -> list:
     from . import assistant, cells, openapi, projects, templates
-    from .base import PREFIX
+    from .base import PREFIX, NoRouteHandler
 
     return [
         *projects.routes(PREFIX), *cells.routes(PREFIX), *templates.routes(PREFIX),
         *assistant.routes(PREFIX), *openapi.routes(PREFIX),
+        # Last: any other path under the prefix gets the JSON error body, not the HTML page.
+        (rf"{PREFIX}(?:/.*)?", NoRouteHandler),
     ]

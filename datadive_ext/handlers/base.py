@@ -12,7 +12,7 @@ from tornado import web
 from cell_templates.errors import DatadiveError
 from cell_templates.validation import iter_errors, value_problems
 
-from ..errors import ApiError, Invalid, TooLarge, environment_error, error_body
+from ..errors import ApiError, Invalid, NotFound, TooLarge, environment_error, error_body
 from ..openapi import body_validator
 
 PREFIX = "/api/datadive"
@@ -153,8 +153,17 @@ class DatadiveHandler(ExtensionHandlerMixin, APIHandler):
         super().log_exception(typ, value, tb)
 
 
+class NoRouteHandler(DatadiveHandler):
+    """Paths under the prefix that name no resource (an id of the wrong form included): 404 in JSON."""
+
+    def _no_route(self, *args):
+        raise NotFound("no such resource in the Datadive API", [{"path": "", "message": "names no resource"}], code="no_route")
+
+    get = post = put = patch = delete = web.authenticated(_no_route)
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-__all__ = ["DatadiveHandler", "PREFIX"]
+__all__ = ["DatadiveHandler", "NoRouteHandler", "PREFIX"]

@@ -678,6 +678,8 @@ def _position(nb, body: dict, length: int) -> int:
     key = given[0]
     value = body[key]
     if key == "index":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 1.0 is the integer 1
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= length:
             raise Invalid("index out of range", [{"path": "/index", "message": f"must be an integer from 0 to {length}"}], code="invalid_position")
         return value
