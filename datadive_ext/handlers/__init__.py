@@ -11,5 +11,5 @@ def routes() -> list:
         *projects.routes(PREFIX), *cells.routes(PREFIX), *templates.routes(PREFIX),
         *assistant.routes(PREFIX), *openapi.routes(PREFIX),
         # Last: any other path under the prefix gets the JSON error body, not the HTML page.
-        (rf"{PREFIX}(?:/.*)?", NoRouteHandler),
+        (rf"{PREFIX}/.*", NoRouteHandler),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from http.client import responses
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
@@ -156,10 +157,12 @@ class DatadiveHandler(ExtensionHandlerMixin, APIHandler):
 class NoRouteHandler(DatadiveHandler):
     """Paths under the prefix that name no resource (an id of the wrong form included): 404 in JSON."""
 
+    auth_resource = "datadive:projects"
+
     def _no_route(self, *args):
         raise NotFound("no such resource in the Datadive API", [{"path": "", "message": "names no resource"}], code="no_route")
 
-    get = post = put = patch = delete = web.authenticated(_no_route)
+    get = post = put = patch = delete = web.authenticated(authorized(_no_route))
 
 
 def _refuse_constant(name: str):
