@@ -31,8 +31,9 @@ run: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmarks/bench_*.py, then one table of all figures; `make bench BENCH_ARGS=--quick` for small sizes.
 bench: install-test
-	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info

@@ -48,19 +48,35 @@ class Server:
         self.env = env
         self.proc = None
 
-    def start(self, timeout: float = 60.0) -> float:
-        """Start the server; returns seconds until it answered its first request."""
+    @property
+    def log_path(self) -> Path:
+        """The server's log (its stderr), kept until ``stop``."""
+        return Path(self.tmp.name) / "server.log"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def start(self, timeout: float = 60.0, poll: float = 0.02) -> float:
+        """Start the server; returns seconds until it answered its first request (polled every ``poll`` s)."""
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=self._log)
         while time.perf_counter() - t0 < timeout:
             try:
                 self.call("GET", "api/status")
                 return time.perf_counter() - t0
             except (urllib.error.URLError, ConnectionError, OSError):
                 if self.proc.poll() is not None:
-                    raise RuntimeError("the server exited") from None
-                time.sleep(0.02)
+                    raise RuntimeError("the server exited:\n" + self.log_tail()) from None
+                time.sleep(poll)
         raise RuntimeError("the server did not start")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     def call(self, method: str, path: str, body=None, headers=None):
         data = json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PUT", "PATCH") else None)
@@ -71,11 +87,9 @@ class Server:
             req.add_header(k, v)
         try:
             with urllib.request.urlopen(req, timeout=120) as resp:
-                raw = resp.read()
-                return resp.status, (json.loads(raw) if raw else None), dict(resp.headers)
+                return resp.status, _decode(resp.read()), dict(resp.headers)
         except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            return exc.code, (json.loads(raw) if raw else None), dict(exc.headers)
+            return exc.code, _decode(exc.read()), dict(exc.headers)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -84,14 +98,31 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
         self.tmp.cleanup()
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _decode(raw: bytes):
+    """The JSON body, or its text when it is not JSON (an HTML error page), or None when empty."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
 
 
 def quote(segment: str) -> str:

@@ -8,7 +8,7 @@ the nbformat cell with its provenance.
 Floor: ``string.Template.substitute`` of ``repr`` values into the same code, with
 no validation and no checks: the least any renderer could do.
 
-Run: ``python benchmarks/bench_render.py`` (``make bench`` runs every benchmark).
+Run: ``python benchmarks/bench_render.py [--quick]`` (``make bench`` runs every benchmark).
 """
 
 from __future__ import annotations
@@ -17,8 +17,12 @@ import statistics
 import string
 import sys
 import time
+from pathlib import Path
 
-from cell_templates import builtin_templates
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import emit, exit_code, quick_parser  # noqa: E402
+
+from cell_templates import builtin_templates  # noqa: E402
 
 TARGET_PER_S = 5_000
 INPUTS = {"path": "data/survey 2024.csv", "name": "df", "sep": ";", "encoding": "utf-8", "na_values": ["NA", "-"]}
@@ -46,6 +50,8 @@ def rate(fn, seconds: float = 1.0, repeats: int = 5) -> float:
 
 
 def main() -> int:
+    args = quick_parser(__doc__).parse_args()
+    seconds = 1.0 if args.quick else 3.0
     template = builtin_templates()["load-csv"]
     # Different values on every call (as a form being filled in gives), cycled.
     variants = [{**INPUTS, "path": f"data/survey {i}.csv", "na_values": ["NA", str(i)]} for i in range(257)]
@@ -64,8 +70,8 @@ def main() -> int:
             encoding=repr(inputs["encoding"]), na_values=repr(inputs["na_values"]),
         )
 
-    rendered = rate(lambda: template.render(next_inputs()), seconds=3.0)
-    floored = rate(floor, seconds=1.0)
+    rendered = rate(lambda: template.render(next_inputs()), seconds=seconds)
+    floored = rate(floor, seconds=seconds / 3)
     ok = rendered >= TARGET_PER_S
     print(f"{'figure':40} {'value':>14} {'baseline':>14} {'ratio':>8}  target")
     print(
@@ -73,7 +79,9 @@ def main() -> int:
         f"{rendered / floored:>8.4f}  >= {TARGET_PER_S:,}/s {'ok' if ok else 'MISSED'}"
     )
     print(f"per render: {1e6 / rendered:.1f} us; floor (string.Template + repr): {1e6 / floored:.2f} us")
-    return 0 if ok else 1
+    emit("render load-csv (validate + sandbox + ast)", rendered, "/s", baseline=floored,
+         baseline_label="string.Template + repr, no checks", target=f">= {TARGET_PER_S:,}/s", met=ok)
+    return exit_code(ok)
 
 
 if __name__ == "__main__":
