@@ -1,8 +1,15 @@
-"""The embedded SQLite store (sqlite-utils): one file, WAL, foreign keys, versioned migrations.
+"""The embedded SQLite store: one file, WAL, foreign keys, versioned migrations.
 
-Each migration is a function taking the ``sqlite_utils.Database``; migration N
-runs once, inside a transaction, and records itself in ``schema_migrations``.
-Add a migration by appending to ``MIGRATIONS``; never edit a released one.
+Each migration is a function taking the ``Database``; migration N runs once,
+inside a transaction, and records itself in ``schema_migrations``. Add a
+migration by appending to ``MIGRATIONS``; never edit a released one.
+
+The store speaks to the standard library's ``sqlite3`` directly. It used
+sqlite-utils at first, but that package imports pandas, numpy and pyarrow
+whenever they are installed (to map their types, which the store never
+inserts), which added about half a second to every Jupyter server start; the
+store only needed its ``insert`` and ``table_names``, now the few lines of
+``Database`` below.
 """
 
 from __future__ import annotations
@@ -12,7 +19,6 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlite_utils
 
 
 def utcnow() -> str:
@@ -100,7 +106,7 @@ CREATE INDEX operations_pending ON operations (project_id, notebook) WHERE pendi
 
 
 def _sql(script: str):
-    def apply(db: sqlite_utils.Database) -> None:
+    def apply(db: Database) -> None:
         for statement in script.split(";"):
             if statement.strip():
                 db.execute(statement)
@@ -111,6 +117,33 @@ def _sql(script: str):
 MIGRATIONS = [_sql(_M1), _sql(_M2), _sql(_M3), _sql(_M4)]
 
 
+class Database:
+    """One ``sqlite3`` connection in autocommit mode, rows as dicts where asked."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, params=()):
+        return self.conn.execute(sql, params)
+
+    def query(self, sql: str, params=()):
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description or ()]
+        for row in cursor:
+            yield dict(zip(names, row))
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+
+    def insert(self, table: str, row: dict) -> None:
+        """``INSERT`` one row; table and column names are the code's own, never input."""
+        columns = list(row)
+        self.conn.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [row[c] for c in columns],
+        )
+
+
 class Store:
     """The one SQLite connection of the extension, used from the server's event loop thread."""
 
@@ -119,7 +152,7 @@ class Store:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-        self.db = sqlite_utils.Database(conn)
+        self.db = Database(conn)
         self._lock = threading.RLock()
         self.db.execute("PRAGMA foreign_keys = ON")
         # Waiting for another process's lock blocks the event loop: keep the wait short
@@ -141,13 +174,12 @@ class Store:
         """Apply pending migrations up to ``target`` (default: all). Returns the new version."""
         target = len(MIGRATIONS) if target is None else target
         with self._lock:
-            if "schema_migrations" not in self.db.table_names():
-                self.db["schema_migrations"].create({"version": int, "applied_at": str}, pk="version")
+            self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
             current = self.schema_version()
             for version in range(current + 1, target + 1):
                 with self.transaction():
                     MIGRATIONS[version - 1](self.db)
-                    self.db["schema_migrations"].insert({"version": version, "applied_at": utcnow()})
+                    self.db.insert("schema_migrations", {"version": version, "applied_at": utcnow()})
             return self.schema_version()
 
     # -- helpers ---------------------------------------------------------------

@@ -226,9 +226,9 @@ class ProjectService:
             await self._write_manifest(path, pid, name)
             now = utcnow()
             with self.store.transaction():
-                self.store.db["projects"].insert({"id": pid, "name": name, "description": description, "path": path,
+                self.store.db.insert("projects", {"id": pid, "name": name, "description": description, "path": path,
                                                   "owner": user, "created_at": now, "updated_at": now})
-                self.store.db["members"].insert({"project_id": pid, "user": user, "role": "owner", "added_at": now})
+                self.store.db.insert("members", {"project_id": pid, "user": user, "role": "owner", "added_at": now})
         except BaseException:
             # A full disk or a locked database: leave no half-made project folder behind.
             try:

@@ -265,11 +265,11 @@ class TemplateService:
             raise Conflict(f"a template with id {template.id!r} already exists", [{"path": "/id", "message": "already exists"}], code="template_exists")
         now = utcnow()
         with self.store.transaction():
-            self.store.db["templates"].insert({
+            self.store.db.insert("templates", {
                 "id": template.id, "latest_version": 1, "author": user, **_row_values(template),
                 "created_at": now, "updated_at": now, "retired_at": None,
             })
-            self.store.db["template_versions"].insert({
+            self.store.db.insert("template_versions", {
                 "template_id": template.id, "version": 1, "doc": json.dumps(template.to_dict()), "author": user, "created_at": now,
             })
         return self.get(template.id)
@@ -307,7 +307,7 @@ class TemplateService:
             if not changed:
                 raise Stale(f"template {tid!r} changed meanwhile", [{"path": "/headers/If-Match", "message": "is stale"}])
             doc_out = template.with_version(version).to_dict()
-            self.store.db["template_versions"].insert({"template_id": tid, "version": version, "doc": json.dumps(doc_out), "author": user, "created_at": now})
+            self.store.db.insert("template_versions", {"template_id": tid, "version": version, "doc": json.dumps(doc_out), "author": user, "created_at": now})
         return self.get(tid)
 
     def retire(self, tid: str, user: str) -> None:
