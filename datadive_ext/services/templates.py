@@ -8,6 +8,7 @@ stay readable, so generated cells keep working).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -134,10 +135,14 @@ class TemplateService:
     def __init__(self, store: Store, template_paths=(), log: logging.Logger | None = None, admins=frozenset()):
         self.store = store
         self.log = log or logging.getLogger("datadive_ext")
-        self.builtin = builtin_templates()
         self.paths = _PathLibrary(template_paths, self.log)
         self.admins = frozenset(admins)
         self._parsed: dict[tuple[str, int], Template] = {}
+
+    @functools.cached_property
+    def builtin(self) -> dict[str, Template]:
+        """The built-in library, loaded on first use (not while the server starts)."""
+        return builtin_templates()
 
     # -- reading --------------------------------------------------------------
 
