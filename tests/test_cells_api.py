@@ -909,6 +909,30 @@ async def test_cell_ids_of_an_old_notebook_stay_valid(api, jp_root_dir):
 # -- history and undo ---------------------------------------------------------------------------------
 
 
+async def test_history_pages_with_a_cursor(api, jp_root_dir):
+    """The journal pages like every list: newest first, ``next_cursor`` until the last page."""
+    book = await new_book(api, jp_root_dir)
+    for k in range(7):
+        await book.code(f"x = {k}")
+    everything = await book.history(limit=100)
+    assert len(everything) == 7
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        r = await book.call("GET", "history", params=params)
+        await ok(r)
+        assert set(r.json) == {"items", "next_cursor"}
+        seen += [i["id"] for i in r.json["items"]]
+        pages += 1
+        cursor = r.json["next_cursor"]
+        if cursor is None:
+            break
+        await book.code("y = 1")  # a new operation between pages neither repeats nor shifts older ones
+    assert pages == 3
+    assert seen == [i["id"] for i in everything]
+    assert_error(await book.call("GET", "history", params={"cursor": "not-a-cursor"}), 400, "invalid_cursor", ["/cursor"])
+
+
 async def test_history_journals_every_operation(api, jp_root_dir, jp_serverapp):
     book = await new_book(api, jp_root_dir)
     me = next(iter(jp_serverapp.extension_manager.extension_apps["datadive_ext"])).owner_name

@@ -85,8 +85,8 @@ class HistoryHandler(CellsBase):
     @web.authenticated
     @authorized
     async def get(self, pid, nb):
-        limit = self.page_args()["limit"]
-        self.reply({"items": await self.cells.history(pid, self.user, nb, limit)})
+        page = await self.cells.history(pid, self.user, nb, **self.page_args())
+        self.reply(page.to_dict())
 
 
 class UndoHandler(CellsBase):

@@ -37,6 +37,7 @@ from cell_templates import CellError, cell_state, provenance, rerender
 from cell_templates.cells import decode_inputs
 
 from ..errors import Conflict, Invalid, NotFound, Stale
+from ..pagination import Page, decode_cursor, encode_cursor
 from ..store import Store, utcnow
 
 CELL_TYPES = ("code", "markdown", "raw")
@@ -506,15 +507,22 @@ class CellService:
 
     # -- history -----------------------------------------------------------------------
 
-    async def history(self, pid, user, nb, limit: int = 100) -> list[dict]:
+    async def history(self, pid, user, nb, limit: int = 100, cursor: str | None = None) -> Page:
+        """The journal of one notebook, newest first, a page at a time (keyset on the journal's sequence)."""
         path = await self._notebook_path(pid, user, nb, "viewer")
+        before = decode_cursor(cursor, (int,))[0] if cursor else None
         if self.store.one("SELECT 1 AS x FROM operations WHERE project_id = ? AND notebook = ? AND pending = 1", [pid, path]):
             async with self._lock(path):
                 self._settle(pid, path, (await self._load(path)).nb)
-        rows = self.store.query(
-            "SELECT * FROM operations WHERE project_id = ? AND notebook = ? ORDER BY seq DESC LIMIT ?", [pid, path, limit]
-        )
-        return [_history_view(r) for r in rows]
+        sql = "SELECT * FROM operations WHERE project_id = ? AND notebook = ?"
+        params: list = [pid, path]
+        if before is not None:
+            sql += " AND seq < ?"
+            params.append(before)
+        rows = self.store.query(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page([_history_view(r) for r in rows], encode_cursor([rows[-1]["seq"]]) if more else None)
 
     async def undo(self, pid, user, nb, op_id, if_match=None) -> tuple[dict, str]:
         path = await self._notebook_path(pid, user, nb, "editor")
