@@ -909,6 +909,22 @@ async def test_cell_ids_of_an_old_notebook_stay_valid(api, jp_root_dir):
 # -- history and undo ---------------------------------------------------------------------------------
 
 
+async def test_an_unreadable_notebook_is_a_retryable_conflict(api, jp_root_dir):
+    """A file that is not a notebook right now (torn by another writer, or broken by hand): 409 with
+    Retry-After, the file untouched and nothing journaled; once it is whole again, the insert works."""
+    book = await new_book(api, jp_root_dir)
+    good = book.raw()
+    book.file.write_bytes(good[: len(good) // 2])  # what a reader sees in the middle of an in-place write
+    torn = book.raw()
+    for reply in (await book.insert({"cell_type": "code", "source": "x = 1"}), await book.call("GET", "cells")):
+        assert_error(reply, 409, "notebook_unreadable")
+        assert reply.headers["Retry-After"] == "1"
+    assert book.raw() == torn
+    book.file.write_bytes(good)
+    await book.code("x = 1")
+    assert [i["op"] for i in await book.history()] == ["insert"]
+
+
 async def test_history_pages_with_a_cursor(api, jp_root_dir):
     """The journal pages like every list: newest first, ``next_cursor`` until the last page."""
     book = await new_book(api, jp_root_dir)

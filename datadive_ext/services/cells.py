@@ -36,7 +36,7 @@ import nbformat
 from cell_templates import CellError, cell_state, provenance, rerender
 from cell_templates.cells import decode_inputs
 
-from ..errors import Conflict, Invalid, NotFound, Stale
+from ..errors import RETRY_AFTER, ApiError, Conflict, Invalid, NotFound, Stale, Unavailable, environment_error
 from ..pagination import Page, decode_cursor, encode_cursor
 from ..store import Store, utcnow
 
@@ -169,12 +169,15 @@ class CellService:
 
     async def _get(self, path: str, **kwargs) -> dict:
         """``cm.get`` asking for the content hash (contents managers without hashes: without)."""
-        if self._hashes:
-            try:
-                return await self._call(self.cm.get, path, require_hash=True, **kwargs)
-            except TypeError:
-                self._hashes = False
-        return await self._call(self.cm.get, path, **kwargs)
+        try:
+            if self._hashes:
+                try:
+                    return await self._call(self.cm.get, path, require_hash=True, **kwargs)
+                except TypeError:
+                    self._hashes = False
+            return await self._call(self.cm.get, path, **kwargs)
+        except Exception as exc:
+            raise _contents_error(exc) or exc
 
     async def _load(self, path: str) -> _Cached:
         model = await self._get(path, content=False)
@@ -195,7 +198,10 @@ class CellService:
 
     async def _save(self, path: str, cached: _Cached, changed: list[dict]) -> str:
         try:
-            await self._call(self.cm.save, {"type": "notebook", "format": "json", "content": cached.nb}, path)
+            try:
+                await self._call(self.cm.save, {"type": "notebook", "format": "json", "content": cached.nb}, path)
+            except Exception as exc:
+                raise _contents_error(exc) or exc
             model = await self._get(path, content=False)
         except BaseException as exc:
             self._cache.pop(path, None)  # the file is as it was; our in-memory copy is not
@@ -609,6 +615,36 @@ def _update_op(body: dict) -> str:
     if "source" in body:
         return "edit"
     return "regenerate" if "template_version" not in body else "upgrade"
+
+
+def _contents_error(exc: BaseException) -> ApiError | None:
+    """The client error for a contents-manager failure caused by someone else's access, or None.
+
+    jupyter_server's file manager writes a notebook in place (after a backup copy),
+    and a reader that finds it half-written renames it and puts the backup back.
+    Clients of the contents API reading or writing a notebook while we write it can
+    therefore make our read or write fail part-way: that is a retryable condition
+    (503 ``notebook_busy`` / 409 ``notebook_unreadable``, both with Retry-After),
+    not a server error. Disk and permission problems keep their own answers.
+    """
+    if isinstance(exc, ApiError):
+        return None
+    mapped = environment_error(exc)
+    if mapped is not None:
+        return mapped
+    status = getattr(exc, "status_code", None)
+    causes, seen = [], exc
+    while seen is not None and len(causes) < 10:
+        causes.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    retry = {"Retry-After": RETRY_AFTER}
+    if status == 400 and "unreadable" in str(getattr(exc, "log_message", "") or exc).lower():
+        return Conflict("the notebook file cannot be read as a notebook; another client may be writing it: retry",
+                        [{"path": "", "message": "the file is not a readable notebook right now"}], code="notebook_unreadable", headers=retry)
+    if status == 404 or any(isinstance(c, FileNotFoundError) for c in causes):
+        return Unavailable("the notebook file was moved away while it was read or written (another client is writing it): retry",
+                           [{"path": "", "message": "the file is being replaced"}], code="notebook_busy", headers=retry)
+    return None
 
 
 def _has_change(cells: list, ids: list, cell_id, before, after) -> bool:
