@@ -232,7 +232,8 @@ class TemplateService:
                     continue
                 items.append(summary(t, src))
         if source in (None, "user"):
-            sql = ["SELECT * FROM templates WHERE id > ?"]
+            sql = ["SELECT id, latest_version, title, description, category, tags, locked, assistant_test, author,"
+                   " created_at, updated_at, retired_at FROM templates WHERE id > ?"]
             params: list = [after]
             if not retired:
                 sql.append("AND retired_at IS NULL")
