@@ -75,7 +75,7 @@ def _causes(exc: BaseException):
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         yield exc
-        exc = exc.__cause__ or exc.__context__
+        exc = exc.__cause__  # explicit causes only: a bug raised while handling one of these stays a bug
 
 
 def environment_error(exc: BaseException) -> ApiError | None:

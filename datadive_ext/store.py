@@ -178,6 +178,8 @@ class Store:
             current = self.schema_version()
             for version in range(current + 1, target + 1):
                 with self.transaction():
+                    if self.schema_version() >= version:  # another server applied it meanwhile
+                        continue
                     MIGRATIONS[version - 1](self.db)
                     self.db.insert("schema_migrations", {"version": version, "applied_at": utcnow()})
             return self.schema_version()
@@ -216,7 +218,11 @@ class _Transaction:
         self.store._lock.acquire()
         conn = self.store.db.conn
         if not conn.in_transaction:
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except BaseException:  # busy / locked: no transaction, and no lock held either
+                self.store._lock.release()
+                raise
             self.outer = True
         return self.store
 

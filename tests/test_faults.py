@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import io
+import itertools
 import json
 import os
 import random
@@ -557,8 +558,13 @@ async def _cells(api, pid, nb, *bodies) -> list[dict]:
     return out
 
 
+_TICKS = itertools.count(1)
+
+
 def _row(pid, path, op, cell_id, before, after, *, pending=1, undone_by=None, undoes=None) -> dict:
-    return {"id": uuid.uuid4().hex, "project_id": pid, "notebook": path, "user": "tester", "at": "2024-01-01T00:00:00Z",
+    # Each row is an operation of its own: the rows of one operation share their time and user.
+    at = f"2024-01-01T00:00:00.{next(_TICKS):06d}Z"
+    return {"id": uuid.uuid4().hex, "project_id": pid, "notebook": path, "user": "tester", "at": at,
             "op": op, "cell_id": cell_id, "before": json.dumps(before) if before is not None else None,
             "after": json.dumps(after) if after is not None else None, "undone_by": undone_by, "undoes": undoes, "pending": pending}
 
@@ -641,6 +647,25 @@ class TestPendingRows:
         _check_settled(db, path, kept, dropped)
         last = journal(db, path)[-1]
         assert (last["op"], last["cell_id"], last["pending"]) == ("insert", new[0]["id"], 0)
+
+    async def test_the_rows_of_one_operation_stand_or_fall_together(self, api, jp_root_dir, jp_data_dir):
+        """A two-cell insert whose save reached the file, one of whose cells was then edited by hand
+        before the server came back: both rows are kept (the operation happened), not one of them."""
+        db = jp_data_dir / "datadive-test.sqlite"
+        project, file, path = await _project_with_notebook(api, jp_root_dir)
+        pid = project["id"]
+        a, b = await _cells(api, pid, "book.ipynb", {"cell_type": "code", "source": "a = 1"}, {"cell_type": "code", "source": "b = 2"})
+        db_execute(db, "DELETE FROM operations")
+        nb = nbformat.read(file, as_version=4)
+        rows = [_row(pid, path, "insert", c["id"], None, {"cell": {**dict(nb.cells[i]), "source": c["source"]}, "index": i}) for i, c in enumerate((a, b))]
+        rows[1]["at"] = rows[0]["at"]  # one operation
+        nb.cells[1].source = "b = 'edited by hand'"
+        nbformat.write(nb, file)
+        _insert_rows(db, rows)
+        r = await api("GET", "projects", pid, "notebooks", "book.ipynb", "history", params={"limit": 100})
+        assert r.status == 200, r.text
+        assert sorted(i["id"] for i in r.json["items"]) == sorted(row["id"] for row in rows)
+        assert all(row["pending"] == 0 for row in journal(db, path))
 
     async def test_recover_settles_rows_and_releases_undo_claims(self, api, jp_root_dir, jp_data_dir, jp_serverapp):
         db = jp_data_dir / "datadive-test.sqlite"

@@ -324,9 +324,16 @@ class CellService:
                 raise
             try:
                 etag = await self._save(path, cached, changed)
+            except asyncio.CancelledError:
+                raise  # the rows stay pending and are settled against the file later
             except BaseException:
-                self._discard(ops)
-                raise
+                # A save can fail after the file was written (a checkpoint, a post-save
+                # hook, the read that follows): look at the file before answering.
+                written = await self._written(pid, path, ops)
+                if written is None:
+                    raise
+                self.log.warning("Datadive: the save of %s reported an error after the file was written; the operation stands", path, exc_info=True)
+                return result, written, ops
             self._confirm(ops)
             return result, etag, ops
 
@@ -354,6 +361,24 @@ class CellService:
         except sqlite3.Error:
             self.log.warning("Datadive: could not confirm journal entries %s now; they are settled on next access", ops, exc_info=True)
 
+    async def _written(self, pid: str, path: str, ops: list[str]) -> str | None:
+        """After a failed save: the notebook's ETag if the file has the change (its rows
+        are then confirmed), else None (its rows are dropped). If the file cannot be read
+        now, the rows stay pending for a later settle and None is returned."""
+        try:
+            cached = await self._load(path)
+        except Exception:
+            self.log.warning("Datadive: %s cannot be read after a failed save; its journal rows stay pending", path, exc_info=True)
+            return None
+        try:
+            self._settle(pid, path, cached.nb)
+            kept = self.store.one(
+                f"SELECT count(*) AS n FROM operations WHERE pending = 0 AND id IN ({', '.join('?' * len(ops))})", ops
+            )
+        except sqlite3.Error:
+            return None
+        return cached.etag if kept and kept["n"] else None
+
     def _discard(self, ops: list[str]) -> None:
         try:
             with self.store.transaction():
@@ -368,18 +393,22 @@ class CellService:
         one atomic save, so the file has all of their changes or none.
         """
         rows = self.store.query(
-            "SELECT id, cell_id, before, after FROM operations WHERE project_id = ? AND notebook = ? AND pending = 1",
+            "SELECT id, at, user, cell_id, before, after FROM operations WHERE project_id = ? AND notebook = ? AND pending = 1",
             [pid, path],
         )
         if not rows:
             return 0
         cells = list(nb.cells)
         ids = [c.get("id") for c in cells]
-        keep, drop = [], []
-        for row in rows:
+        groups: dict = {}
+        for row in rows:  # the rows of one operation share its time and user, and stand or fall together
             after = json.loads(row["after"]) if row["after"] else None
             before = json.loads(row["before"]) if row["before"] else None
-            (keep if _has_change(cells, ids, row["cell_id"], before, after) else drop).append((row["id"],))
+            group = groups.setdefault((row["at"], row["user"]), [False, []])
+            group[0] = group[0] or _has_change(cells, ids, row["cell_id"], before, after)
+            group[1].append((row["id"],))
+        keep = [r for present, members in groups.values() if present for r in members]
+        drop = [r for present, members in groups.values() if not present for r in members]
         with self.store.transaction():
             self.store.db.conn.executemany("UPDATE operations SET pending = 0 WHERE id = ?", keep)
             self.store.db.conn.executemany("DELETE FROM operations WHERE id = ?", drop)
@@ -396,7 +425,10 @@ class CellService:
                 async with self._lock(path):
                     try:
                         cached = await self._load(path)
-                    except Exception:  # the notebook is gone: its pending changes never happened here
+                    except Exception:
+                        if await self.projects._is_notebook(path):
+                            continue  # unreadable for now: settled on its next access
+                        # The notebook is gone: its pending changes never happened here.
                         with self.store.transaction():
                             self.store.execute("DELETE FROM operations WHERE project_id = ? AND notebook = ? AND pending = 1", [pid, path])
                         continue
@@ -404,8 +436,8 @@ class CellService:
             with self.store.transaction():
                 # An undo claim whose undo reached the journal points at it; any other is released.
                 self.store.execute(
-                    "UPDATE operations SET undone_by = (SELECT u.id FROM operations u WHERE u.undoes = operations.id ORDER BY u.seq LIMIT 1)"
-                    " WHERE undone_by LIKE 'pending:%'"
+                    "UPDATE operations SET undone_by = (SELECT u.id FROM operations u WHERE u.undoes = operations.id AND u.pending = 0 ORDER BY u.seq LIMIT 1)"
+                    " WHERE undone_by LIKE 'pending:%' AND undone_by NOT LIKE ?", [f"pending:{_BOOT}:%"]
                 )
         except Exception:
             self.log.error("Datadive: recovering the journal failed", exc_info=True)
@@ -532,12 +564,12 @@ class CellService:
 
     async def undo(self, pid, user, nb, op_id, if_match=None) -> tuple[dict, str]:
         path = await self._notebook_path(pid, user, nb, "editor")
-        row = self.store.one("SELECT * FROM operations WHERE id = ? AND project_id = ? AND notebook = ?", [op_id, pid, path])
+        row = self.store.one("SELECT * FROM operations WHERE id = ? AND project_id = ? AND notebook = ? AND pending = 0", [op_id, pid, path])
         if row is None:
             raise NotFound(f"no operation {op_id!r} on this notebook", code="operation_not_found")
         if row["op"] == "undo":
             raise Conflict("an undo cannot be undone; apply the operation again instead", code="not_undoable")
-        claim = "pending:" + uuid.uuid4().hex
+        claim = f"pending:{_BOOT}:{uuid.uuid4().hex}"  # recover() releases only claims of earlier processes
         with self.store.transaction():
             taken = self.store.execute("UPDATE operations SET undone_by = ? WHERE id = ? AND undone_by IS NULL", [claim, op_id]).rowcount
         if not taken:
@@ -617,6 +649,10 @@ def _update_op(body: dict) -> str:
     return "regenerate" if "template_version" not in body else "upgrade"
 
 
+# Marks this process's undo claims, so that recovery releases only those of a process that died.
+_BOOT = uuid.uuid4().hex[:12]
+
+
 def _contents_error(exc: BaseException) -> ApiError | None:
     """The client error for a contents-manager failure caused by someone else's access, or None.
 
@@ -636,7 +672,7 @@ def _contents_error(exc: BaseException) -> ApiError | None:
     causes, seen = [], exc
     while seen is not None and len(causes) < 10:
         causes.append(seen)
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__
     retry = {"Retry-After": RETRY_AFTER}
     if status == 400 and "unreadable" in str(getattr(exc, "log_message", "") or exc).lower():
         return Conflict("the notebook file cannot be read as a notebook; another client may be writing it: retry",
