@@ -113,3 +113,31 @@ def assert_error(reply: Reply, status: int, code: str, paths=None) -> None:
     assert body["message"], body
     if paths is not None:
         assert sorted(e["path"] for e in body["errors"]) == sorted(paths), body["errors"]
+
+
+def counting_template_doc(tid: str = "my-template", **changes) -> dict:
+    """A valid user template: a markdown and a code cell, a required ``column`` and an integer ``n``."""
+    doc = {
+        "id": tid,
+        "title": f"Template {tid}",
+        "description": "Counts the rows of one column.",
+        "category": "custom",
+        "tags": ["mine", "counting"],
+        "inputs": {
+            "type": "object",
+            "required": ["column"],
+            "properties": {
+                "df": {"type": "string", "default": "df", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                "column": {"type": "string", "minLength": 1},
+                "n": {"type": "integer", "minimum": 1, "default": 5},
+            },
+        },
+        "cells": [
+            {"cell_type": "markdown", "source": "## Counting {{ column }}"},
+            {"cell_type": "code", "source": "{{ df|ident }}[{{ column }}].head({{ n }})"},
+        ],
+        "requires": ["pandas"],
+        "examples": [{"title": "Group", "inputs": {"column": "group"}}],
+    }
+    doc.update(changes)
+    return doc

@@ -16,7 +16,7 @@ import urllib.parse
 
 import nbformat
 import pytest
-from conftest import assert_error, multi_user_config
+from conftest import assert_error, counting_template_doc, multi_user_config
 
 from datadive_ext.openapi import body_validator
 
@@ -37,31 +37,8 @@ async def ok(reply, status=200):
 
 
 def user_doc(tid="counting", **changes) -> dict:
-    """A user template with two cells (markdown + code), a required ``column`` and an integer ``n``."""
-    doc = {
-        "id": tid,
-        "title": f"Template {tid}",
-        "description": "Counts the rows of one column.",
-        "category": "custom",
-        "tags": ["mine"],
-        "inputs": {
-            "type": "object",
-            "required": ["column"],
-            "properties": {
-                "df": {"type": "string", "default": "df", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-                "column": {"type": "string", "minLength": 1},
-                "n": {"type": "integer", "minimum": 1, "default": 5},
-            },
-        },
-        "cells": [
-            {"cell_type": "markdown", "source": "## Counting {{ column }}"},
-            {"cell_type": "code", "source": "{{ df|ident }}[{{ column }}].head({{ n }})"},
-        ],
-        "requires": ["pandas"],
-        "examples": [{"title": "Group", "inputs": {"column": "group"}}],
-    }
-    doc.update(changes)
-    return doc
+    """The shared counting template (conftest.counting_template_doc)."""
+    return counting_template_doc(tid, **changes)
 
 
 def one_cell_doc(tid="single", source="x = {{ column }}  # v1", **changes) -> dict:

@@ -14,7 +14,7 @@ import pytest
 
 from cell_templates import builtin_templates
 
-from conftest import assert_error, base_config, multi_user_config
+from conftest import assert_error, base_config, counting_template_doc, multi_user_config
 
 BUILTIN = builtin_templates()
 BUILTIN_IDS = sorted(BUILTIN)
@@ -37,31 +37,8 @@ HIJACK_TEMPLATE = {**copy.deepcopy(ORG_TEMPLATE), "id": "load-csv", "title": "Hi
 
 
 def user_doc(tid: str = "my-template", **changes) -> dict:
-    """A valid user template document with a required column and an integer input."""
-    doc = {
-        "id": tid,
-        "title": f"Template {tid}",
-        "description": "Counts the rows of one column.",
-        "category": "custom",
-        "tags": ["mine", "counting"],
-        "inputs": {
-            "type": "object",
-            "required": ["column"],
-            "properties": {
-                "df": {"type": "string", "default": "df", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-                "column": {"type": "string", "minLength": 1},
-                "n": {"type": "integer", "minimum": 1, "default": 5},
-            },
-        },
-        "cells": [
-            {"cell_type": "markdown", "source": "## Counting {{ column }}"},
-            {"cell_type": "code", "source": "{{ df|ident }}[{{ column }}].head({{ n }})"},
-        ],
-        "requires": ["pandas"],
-        "examples": [{"title": "Group", "inputs": {"column": "group"}}],
-    }
-    doc.update(changes)
-    return doc
+    """The shared counting template (conftest.counting_template_doc)."""
+    return counting_template_doc(tid, **changes)
 
 
 def write_json(folder, name: str, data) -> None:
