@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 import posixpath
@@ -173,7 +172,7 @@ class DatadiveApp(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp):
         # Journal entries left pending by a crash are settled in the background (and
         # lazily, per notebook, before anything reads or writes that notebook's journal).
-        self._recovery = asyncio.ensure_future(self.cells.recover())
+        self.cells.start_recovery()
 
     async def stop_extension(self):
         store = getattr(self, "store", None)

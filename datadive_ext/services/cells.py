@@ -160,7 +160,18 @@ class CellService:
             result = await result
         return result
 
+    def start_recovery(self):
+        """Settle what a crash left (see ``recover``), once, before any cell request is served."""
+        if getattr(self, "_recovery", None) is None:
+            self._recovery = asyncio.ensure_future(self.recover())
+        return self._recovery
+
     async def _notebook_path(self, pid: str, user: str, nb: str, needed: str) -> str:
+        # Requests wait for the start-up recovery: it may be restoring a notebook a crash
+        # left torn, and a second reader of a torn file makes the contents manager lose it.
+        recovery = self.start_recovery()
+        if not recovery.done():
+            await asyncio.shield(recovery)
         row, _ = await self.projects._folder(pid, user, needed)
         path = self.projects.notebook_path(row, nb, "/nb")
         if not await self.projects._is_notebook(path):
