@@ -613,6 +613,29 @@ def _check_settled(db_path, path, kept, dropped) -> None:
     assert not [r for r in rows.values() if r["pending"]], "rows left pending"
 
 
+async def test_a_save_that_fails_after_writing_the_file_keeps_its_operation(api, jp_root_dir, jp_data_dir, jp_serverapp):
+    """jupyter_server's save can fail after the file is written (a post-save hook, a checkpoint, the
+    read that follows). The operation happened: the client gets its 201, the journal keeps the row
+    (confirmed), and a retry is not needed (so nothing is inserted twice)."""
+    db = jp_data_dir / "datadive-test.sqlite"
+    project, file, path = await _project_with_notebook(api, jp_root_dir)
+    failing = {"on": False}
+
+    def hook(os_path, model, contents_manager):
+        if failing["on"]:
+            raise RuntimeError("a post-save hook that fails")
+
+    jp_serverapp.contents_manager.register_post_save_hook(hook)
+    failing["on"] = True
+    r = await api("POST", "projects", project["id"], "notebooks", "book.ipynb", "cells", body={"cell_type": "code", "source": "x = 1"})
+    failing["on"] = False
+    assert r.status == 201, r.text
+    cell_id = r.json["cells"][0]["id"]
+    assert [c.id for c in read_valid(file).cells] == [cell_id]
+    rows = journal(db, path)
+    assert [(row["op"], row["cell_id"], row["pending"]) for row in rows] == [("insert", cell_id, 0)]
+
+
 class TestPendingRows:
     async def test_history_settles_every_shape(self, api, jp_root_dir, jp_data_dir):
         db = jp_data_dir / "datadive-test.sqlite"
