@@ -28,18 +28,15 @@ import pytest
 from cell_templates import DatadiveError, builtin_templates
 from cell_templates.assistant import VOCABULARY, suggest
 
-pg = pytest.importorskip("pingouin")
-sm_datasets = pytest.importorskip("statsmodels.datasets")
-
-try:  # optional: scikit-learn's bundled data sets
-    from sklearn import datasets as skd
-except ImportError:  # pragma: no cover - depends on the environment
-    skd = None
+# The test extra installs all three (scikit-learn for its bundled data sets): a missing one is a failure, not a skip.
+import pingouin as pg
+import statsmodels.datasets as sm_datasets
+from sklearn import datasets as skd
 
 
 def run_cells(suggestion, df):
     """Render the suggestion's cells and run them on ``df`` as a kernel would (plots on the Agg backend)."""
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -268,10 +265,6 @@ CASES = [
 ]
 
 
-def available(case: Case) -> bool:
-    return case.needs != "sklearn" or skd is not None
-
-
 @lru_cache(maxsize=None)
 def result_of(name: str) -> dict:
     case = next(c for c in CASES if c.name == name)
@@ -294,8 +287,6 @@ def test_cases_are_well_formed():
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case(case: Case):
-    if not available(case):
-        pytest.skip("needs scikit-learn")
     result = result_of(case.name)
     got = result["suggestions"][0]["test"]
     assert got in case.expected, f"{case.name}: expected {case.expected}, got {got} ({result['suggestions'][0]['rationale']})"
@@ -311,7 +302,7 @@ def test_case(case: Case):
 
 
 def test_accuracy(capsys):
-    cases = [c for c in CASES if available(c)]
+    cases = list(CASES)
     top1 = top2 = 0
     wrong = []
     for c in cases:
