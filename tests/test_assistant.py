@@ -154,6 +154,23 @@ def test_profile_counts_and_summaries(mixed_frame):
     assert cols["flag"]["summary"]["proportion_true"] == pytest.approx(mixed_frame["flag"].mean(), abs=1e-6)
 
 
+def test_profile_histogram_of_numeric_columns():
+    df = pd.DataFrame({
+        "x": [1.5, 2.0, 3.0, 4.0, 5.0, 6.5, 6.5],        # 12 equal bins of width 5/12 over 1.5..6.5
+        "temp": [-3, -2, -2, 0, 1, 1, 4],               # whole numbers over 8 values: a bin per value
+        "group": list("aabbccc"),
+    })
+    cols = profile(df)["columns"]
+    hx = cols["x"]["summary"]["histogram"]
+    assert len(hx["edges"]) == 13 and hx["edges"][0] == 1.5 and hx["edges"][-1] == 6.5
+    # 4.0 sits on the 7th edge (1.5 + 6 * 5/12) and counts in the bin it opens; the maximum in the last bin.
+    assert hx["counts"] == [1, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 2]
+    temps = cols["temp"]["summary"]
+    assert temps["histogram"]["edges"] == [-3.5, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, 4.5]
+    assert temps["histogram"]["counts"] == [1, 2, 0, 1, 2, 0, 0, 1]
+    assert "histogram" not in cols["group"]["summary"]
+
+
 def test_profile_integer_codes_are_factors():
     df = pd.DataFrame({
         "treated": [0, 1] * 30,

@@ -333,7 +333,29 @@ def _numeric(vals: np.ndarray, name: str, entry: dict, float_dtype: bool):
             level, reason = "interval", "continuous values, some negative"
     if level in ("binary", "ordinal", "count") and distinct <= 2 * TOP:
         summary["counts"] = {str(plain(k)): int(v) for k, v in zip(uniq.tolist(), counts.tolist())}
+    elif distinct > 2 and level != "identifier":
+        summary["histogram"] = _histogram(s, vmin, vmax, is_int)
     entry["level"], entry["reason"], entry["summary"] = level, reason, summary
+
+
+HIST_BINS = 12
+
+
+def _histogram(s: np.ndarray, vmin: float, vmax: float, is_int: bool) -> dict:
+    """Equal-width bins over the sorted values, for a small distribution chart.
+
+    At most ``HIST_BINS`` bins; whole numbers spanning fewer values get one bin a value.
+    """
+    bins = HIST_BINS
+    if is_int and vmax - vmin + 1 <= HIST_BINS:
+        bins = int(vmax - vmin + 1)
+        edges = np.arange(vmin - 0.5, vmax + 1.0, 1.0)
+    else:
+        edges = np.linspace(vmin, vmax, bins + 1)
+    # Right-closed last bin: searchsorted on the inner edges of the sorted values.
+    positions = np.searchsorted(s, edges[1:-1], side="left")
+    counts = np.diff(np.concatenate(([0], positions, [s.size])))
+    return {"edges": [num(float(e)) for e in edges], "counts": [int(c) for c in counts]}
 
 
 def _scale_order(values: list[str]):
