@@ -43,9 +43,11 @@ def test_editable_install_finds_the_repository_schemas():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
+    # The build hook builds the front end with jlpm, which lives beside this Python.
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     proc = subprocess.run(
         [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO, capture_output=True, text=True, timeout=600, env=env,
     )
     assert proc.returncode == 0, proc.stderr
     (whl,) = out.glob("*.whl")
@@ -59,6 +61,14 @@ def test_wheel_contents(wheel):
     assert "datadive_ext/__init__.py" in names
     assert any(n.endswith("data/etc/jupyter/jupyter_server_config.d/datadive_ext.json") for n in names)
     assert not any(n.startswith("tests/") for n in names)
+    # The JupyterLab front end, prebuilt: JupyterLab finds it in share/jupyter/labextensions.
+    labext = "datadive-0.1.0.data/data/share/jupyter/labextensions/datadive/"
+    assert labext + "package.json" in names
+    assert labext + "install.json" in names
+    assert labext + "schemas/datadive/plugin.json" in names
+    assert any(n.startswith(labext + "static/remoteEntry.") and n.endswith(".js") for n in names)
+    meta = json.loads(zipfile.ZipFile(wheel).read(labext + "package.json"))
+    assert meta["name"] == "datadive" and meta["jupyterlab"]["_build"]["load"].startswith("static/remoteEntry.")
 
 
 def test_installed_wheel_finds_its_schemas_and_library(wheel, tmp_path):
