@@ -4,6 +4,7 @@
 import React from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { DatadiveError } from '../api';
+import { errorText } from '../components/common';
 
 /** True for the rejection of a request that we aborted ourselves. */
 export function isAbort(error: unknown): boolean {
@@ -46,18 +47,9 @@ export function ErrorBox(props: {
   labelPath?: PathLabeller;
 }): JSX.Element {
   const { error, trans } = props;
-  let message: string;
-  let details: { path: string; message: string }[] = [];
-  let code = '';
-  if (error instanceof DatadiveError) {
-    message = error.status === 0 ? trans.__('Server unreachable') : error.message || trans.__('Request failed');
-    details = error.errors ?? [];
-    code = error.status ? `${error.status} ${error.code}` : '';
-  } else if (error instanceof Error) {
-    message = error.message || String(error);
-  } else {
-    message = String(error);
-  }
+  const message = errorText(error, trans) || trans.__('Request failed');
+  const details = error instanceof DatadiveError ? error.errors : [];
+  const code = error instanceof DatadiveError && error.status ? `${error.status} ${error.code}` : '';
   return (
     <div className="dd-assistant-error" data-testid="dd-assistant-error" data-step={props.step} role="alert">
       {props.title && <div className="dd-assistant-error-title">{props.title}</div>}

@@ -110,82 +110,84 @@ export function Gallery(props: {
 
   return (
     <div className="dd-gallery">
-      <div className="dd-gallery-search">
-        <input
-          ref={searchRef}
-          className="jp-mod-styled dd-input"
-          type="search"
-          placeholder={trans.__('Search templates, e.g. t test, load csv')}
-          aria-label={trans.__('Search templates')}
-          data-testid="dd-template-search"
-          value={query.text}
-          onChange={e => onQuery({ ...query, text: e.target.value })}
-          onKeyDown={onSearchKey}
-        />
-      </div>
-      <div className="dd-chips" role="group" aria-label={trans.__('Categories')}>
-        <button
-          className={`dd-chip${query.category === null ? ' dd-mod-selected' : ''}`}
-          aria-pressed={query.category === null}
-          data-testid="dd-category-all"
-          onClick={() => onQuery({ ...query, category: null })}
-        >
-          {trans.__('All')}
-        </button>
-        {categories.map(c => (
+      <div className="dd-gallery-head">
+        <div className="dd-gallery-search">
+          <input
+            ref={searchRef}
+            className="jp-mod-styled dd-input"
+            type="search"
+            placeholder={trans.__('Search templates, e.g. t test, load csv')}
+            aria-label={trans.__('Search templates')}
+            data-testid="dd-template-search"
+            value={query.text}
+            onChange={e => onQuery({ ...query, text: e.target.value })}
+            onKeyDown={onSearchKey}
+          />
+        </div>
+        <div className="dd-chips" role="group" aria-label={trans.__('Categories')}>
           <button
-            key={c}
-            className={`dd-chip${query.category === c ? ' dd-mod-selected' : ''}`}
-            aria-pressed={query.category === c}
-            data-testid={`dd-category-${c}`}
-            onClick={() => onQuery({ ...query, category: query.category === c ? null : c })}
+            className={`dd-chip${query.category === null ? ' dd-mod-selected' : ''}`}
+            aria-pressed={query.category === null}
+            data-testid="dd-category-all"
+            onClick={() => onQuery({ ...query, category: null })}
           >
-            {categoryText(trans, c)} <span className="dd-chip-count">{counts[c] ?? 0}</span>
+            {trans.__('All')}
           </button>
-        ))}
-      </div>
-      <div className="dd-filters">
-        <label>
-          <span className="dd-filter-label">{trans.__('Source')}</span>
-          <select
-            className="jp-mod-styled"
-            data-testid="dd-filter-source"
-            value={query.source ?? ''}
-            onChange={e => onQuery({ ...query, source: e.target.value || null })}
-          >
-            <option value="">{trans.__('any')}</option>
-            <option value="builtin">{trans.__('built-in')}</option>
-            <option value="path">{trans.__('folder')}</option>
-            <option value="user">{trans.__('yours')}</option>
-          </select>
-        </label>
-        {tests.length > 0 && (
+          {categories.map(c => (
+            <button
+              key={c}
+              className={`dd-chip${query.category === c ? ' dd-mod-selected' : ''}`}
+              aria-pressed={query.category === c}
+              data-testid={`dd-category-${c}`}
+              onClick={() => onQuery({ ...query, category: query.category === c ? null : c })}
+            >
+              {categoryText(trans, c)} <span className="dd-chip-count">{counts[c] ?? 0}</span>
+            </button>
+          ))}
+        </div>
+        <div className="dd-filters">
           <label>
-            <span className="dd-filter-label">{trans.__('Test')}</span>
+            <span className="dd-filter-label">{trans.__('Source')}</span>
             <select
               className="jp-mod-styled"
-              data-testid="dd-filter-test"
-              value={query.test ?? ''}
-              onChange={e => onQuery({ ...query, test: e.target.value || null })}
+              data-testid="dd-filter-source"
+              value={query.source ?? ''}
+              onChange={e => onQuery({ ...query, source: e.target.value || null })}
             >
               <option value="">{trans.__('any')}</option>
-              {tests.map(t => (
-                <option key={t} value={t}>
-                  {t.replace(/_/g, ' ')}
-                </option>
-              ))}
+              <option value="builtin">{trans.__('built-in')}</option>
+              <option value="path">{trans.__('folder')}</option>
+              <option value="user">{trans.__('yours')}</option>
             </select>
           </label>
+          {tests.length > 0 && (
+            <label>
+              <span className="dd-filter-label">{trans.__('Test')}</span>
+              <select
+                className="jp-mod-styled"
+                data-testid="dd-filter-test"
+                value={query.test ?? ''}
+                onChange={e => onQuery({ ...query, test: e.target.value || null })}
+              >
+                <option value="">{trans.__('any')}</option>
+                {tests.map(t => (
+                  <option key={t} value={t}>
+                    {t.replace(/_/g, ' ')}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+        </div>
+        {!loading && !model.templatesError && (
+          <div className="dd-result-count" aria-live="polite" data-testid="dd-template-count">
+            {trans._n('%1 template', '%1 templates', results.length)}
+          </div>
         )}
       </div>
       {showProgress && <Progress label={trans.__('Loading templates…')} />}
       {model.templatesError && (
         <ErrorNote error={model.templatesError} retry={() => void model.refreshTemplates()} trans={trans} />
-      )}
-      {!loading && !model.templatesError && (
-        <div className="dd-result-count" aria-live="polite" data-testid="dd-template-count">
-          {trans._n('%1 template', '%1 templates', results.length)}
-        </div>
       )}
       {!loading && !model.templatesError && results.length === 0 && (
         <p className="dd-empty">

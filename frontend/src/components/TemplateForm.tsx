@@ -85,6 +85,9 @@ function RootObjectTemplate(props: ObjectFieldTemplateProps): JSX.Element {
   );
 }
 
+/** The pattern of every input that names a Python variable (`df`, `name`, `fig_name`...). */
+const IDENTIFIER_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+
 function cellsText(cells: { source: string | string[] }[]): string {
   return cells.map(c => (Array.isArray(c.source) ? c.source.join('') : c.source)).join('\n\n# ---- next cell ----\n\n');
 }
@@ -114,6 +117,7 @@ export function TemplateForm(props: {
   const [columns, setColumns] = useState<string[]>([]);
   const [, setActiveTick] = useState(0);
   const rootRef = useRef<HTMLDivElement>(null);
+  const userActed = useRef(false);
 
   // The template document (the cell's own version when editing).
   useEffect(() => {
@@ -132,6 +136,7 @@ export function TemplateForm(props: {
   useEffect(() => {
     setFormData(request.inputs ?? {});
     setTouched(false);
+    userActed.current = false;
     setServerErrors({ fieldErrors: {}, formErrors: [] });
     setDone(null);
     setActionError(null);
@@ -146,7 +151,7 @@ export function TemplateForm(props: {
   }, [model]);
 
   const schema = detail?.document.inputs ?? null;
-  const ui = detail?.document.ui ?? {};
+  const ui = useMemo(() => detail?.document.ui ?? {}, [detail]);
   const fields = useMemo(() => (schema ? columnFields(schema, ui) : { single: [], multiple: [] }), [schema, ui]);
   const split = useMemo(() => (schema ? splitRequired(schema, ui) : { required: [], optional: [] }), [schema, ui]);
 
@@ -185,6 +190,8 @@ export function TemplateForm(props: {
       };
     }
     out['ui:submitButtonOptions'] = { norender: true };
+    // Through the uiSchema, not `templates`: JupyterLab's own field templates stay in use.
+    out['ui:ObjectFieldTemplate'] = RootObjectTemplate;
     return out;
   }, [ui, split, fields, columns]);
 
@@ -300,6 +307,11 @@ export function TemplateForm(props: {
       className="dd-form"
       data-testid="dd-form"
       ref={rootRef}
+      // Checked as you type once the user typed, ticked or picked something (rjsf's own
+      // change event on mount, which fills the defaults, does not count).
+      onInputCapture={() => {
+        userActed.current = true;
+      }}
       onKeyDown={e => {
         if (e.key === 'Escape') {
           e.stopPropagation();
@@ -333,12 +345,22 @@ export function TemplateForm(props: {
         noHtml5Validate
         extraErrors={serverErrors.fieldErrors}
         widgets={{ column: ColumnWidget }}
-        templates={{ ObjectFieldTemplate: RootObjectTemplate }}
         formContext={{ moreLabel: trans.__('More options'), required: split.required }}
-        translator={undefined}
+        transformErrors={errors =>
+          errors.map(e =>
+            e.name === 'required'
+              ? { ...e, message: trans.__('is required') }
+              : e.name === 'pattern' && e.params?.pattern === IDENTIFIER_PATTERN
+                ? { ...e, message: trans.__('must be a Python name: letters, digits and _, not starting with a digit') }
+                : e
+          )
+        }
         onChange={e => {
+          // One render for both: rjsf resets its data to a stale formData prop if another prop changes alone.
           setFormData(e.formData as Record<string, unknown>);
-          setTouched(true);
+          if (userActed.current) {
+            setTouched(true);
+          }
         }}
         onSubmit={e => void submit(e.formData as Record<string, unknown>)}
         onError={() => setTouched(true)}
