@@ -147,6 +147,13 @@ export type AssistantSource =
   | { project: string; path: string }
   | { kernel_id: string; variable: string };
 
+/** The answer of `assistant/profile`: the profile itself, with what was read. */
+export interface AssistantProfile {
+  rows: number;
+  columns: Record<string, ColumnProfile>;
+  source?: Record<string, unknown>;
+}
+
 export interface AssistantResult {
   profile?: any;
   suggestions?: Suggestion[];
@@ -320,8 +327,8 @@ export class DatadiveAPI {
 
   // ---- assistant -------------------------------------------------------------------
 
-  async profile(source: AssistantSource, signal?: AbortSignal): Promise<AssistantResult> {
-    return (await this.request<AssistantResult>('assistant/profile', { method: 'POST', body: { source }, signal })).data;
+  async profile(source: AssistantSource, signal?: AbortSignal): Promise<AssistantProfile> {
+    return (await this.request<AssistantProfile>('assistant/profile', { method: 'POST', body: { source }, signal })).data;
   }
 
   async suggest(source: AssistantSource, design: Record<string, unknown>, signal?: AbortSignal): Promise<AssistantResult> {

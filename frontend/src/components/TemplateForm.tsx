@@ -10,6 +10,7 @@ import validator from '@rjsf/validator-ajv8';
 import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 
 import { DatadiveError, TemplateDetail } from '../api';
+import { readProfile } from '../assistant/logic';
 import { columnFields } from '../logic/columns';
 import { errorSchemaFromErrors } from '../logic/errors';
 import { splitRequired } from '../logic/formSchema';
@@ -168,7 +169,7 @@ export function TemplateForm(props: {
     const timer = window.setTimeout(() => {
       model.api
         .profile({ kernel_id: kernelId, variable: dfName }, abort.signal)
-        .then(result => setColumns(Object.keys(result.profile?.columns ?? {})))
+        .then(result => setColumns(readProfile(result).columns.map(c => c.name)))
         .catch(() => setColumns([]));
     }, 250);
     return () => {
