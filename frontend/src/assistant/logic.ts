@@ -40,8 +40,9 @@ export function formatStat(value: unknown): string {
     return '0';
   }
   const abs = Math.abs(x);
-  if (abs >= 1000) {
-    return String(Math.round(x));
+  // Rounded to 3 significant figures first, so 999.7 counts as 1000 (no "1.00e+3").
+  if (abs >= 999.5) {
+    return String(Math.sign(x) * Math.round(abs));
   }
   if (abs < 0.001) {
     return x.toExponential(2);
@@ -154,6 +155,23 @@ const PY_KEYWORDS = new Set(
   ).split(' ')
 );
 
+/** Python's lower-case builtins: the server refuses a variable that would shadow one. */
+const PY_BUILTINS = new Set(
+  (
+    'abs aiter all anext any ascii bin bool breakpoint bytearray bytes callable chr classmethod compile complex ' +
+    'copyright credits delattr dict dir divmod enumerate eval exec exit filter float format frozenset getattr ' +
+    'globals hasattr hash help hex id input int isinstance issubclass iter len license list locals map max ' +
+    'memoryview min next object oct open ord pow print property quit range repr reversed round set setattr slice ' +
+    'sorted staticmethod str sum super tuple type vars zip'
+  ).split(' ')
+);
+
+/** Names the generated cells import (`import pandas as pd`, `from scipy import stats`...): data must not take them. */
+const MODULE_NAMES = new Set('pd np pg sm smf stats plt sns scipy math re os sys json io warnings'.split(' '));
+
+/** The server's limit on a variable name, less room for the `_data` suffix. */
+const MAX_STEM = 64 - '_data'.length;
+
 /** A lower-case ASCII Python identifier made from a file's stem: 'Study data 2.csv' -> 'study_data_2'. */
 export function variableName(path: string): string {
   const name = baseName(path);
@@ -172,7 +190,8 @@ export function variableName(path: string): string {
   if (/^[0-9]/.test(id)) {
     id = 'data_' + id;
   }
-  if (PY_KEYWORDS.has(id)) {
+  id = id.slice(0, MAX_STEM).replace(/_+$/, '');
+  if (PY_KEYWORDS.has(id) || PY_BUILTINS.has(id) || MODULE_NAMES.has(id)) {
     id += '_data';
   }
   return id;
