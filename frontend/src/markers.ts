@@ -42,6 +42,7 @@ export class CellMarkers {
         return;
       }
       model.cells.changed.connect(() => this.schedule(panel));
+      panel.content.activeCellChanged.connect(() => this.schedule(panel));
       // Source and metadata edits of any cell reach the notebook's shared model.
       model.sharedModel.changed.connect(() => this.schedule(panel));
       this.schedule(panel);
@@ -119,6 +120,10 @@ export class CellMarkers {
       host.appendChild(chip);
     }
     chip.dataset.state = state;
+    // On a short active cell the chip would cover the cell toolbar (top right): it moves left of it.
+    const toolbar = cell.node.querySelector<HTMLElement>('.jp-cell-toolbar');
+    const short = host.getBoundingClientRect().height < 64;
+    chip.style.right = toolbar && short ? `${Math.round(toolbar.getBoundingClientRect().width) + 20}px` : '';
     chip.replaceChildren();
     const name = document.createElement('span');
     name.className = 'dd-marker-title';

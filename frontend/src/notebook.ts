@@ -13,7 +13,7 @@
  * document the editor shows, the browser path edits the editor's own model.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
-import { Cell, ICodeCellModel } from '@jupyterlab/cells';
+import { Cell, ICellModel, ICodeCellModel } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
 import { DatadiveAPI, DatadiveError, NbCell, Project } from './api';
@@ -62,14 +62,20 @@ function activeCellId(panel: NotebookPanel): string | null {
 }
 
 /** Wait until the notebook model holds a cell with `id` (a server edit arriving through the room). */
-export function waitForCell(panel: NotebookPanel, id: string, timeoutMs = 10000): Promise<number> {
+export function waitForCell(
+  panel: NotebookPanel,
+  id: string,
+  timeoutMs = 10000,
+  accept: (model: ICellModel) => boolean = () => true
+): Promise<number> {
   const find = () => {
     const cells = panel.content.model?.cells;
     if (!cells) {
       return -1;
     }
     for (let i = 0; i < cells.length; i++) {
-      if (cells.get(i).id === id) {
+      const model = cells.get(i);
+      if (model.id === id && accept(model)) {
         return i;
       }
     }
@@ -224,6 +230,9 @@ export async function regenerate(
   trans: { __: (s: string, ...a: any[]) => string }
 ): Promise<boolean> {
   const { cell, meta } = generated;
+  // The server path replaces the cell in the shared document: this widget may be gone after the await.
+  const cellId = cell.model.id;
+  const before = cell.model;
   const choice = insertPathFor(target, mode);
   const inputs = options.inputs ?? (meta.inputs as Record<string, unknown>) ?? {};
   if (choice.path === 'server') {
@@ -231,7 +240,7 @@ export async function regenerate(
     if (options.inputs || options.upgradeTo === undefined) {
       body.inputs = inputs;
     }
-    const url = [target.project!.id, target.relative!, cell.model.id] as const;
+    const url = [target.project!.id, target.relative!, cellId] as const;
     try {
       await api.updateCell(...url, body);
     } catch (error) {
@@ -244,8 +253,12 @@ export async function regenerate(
         throw error;
       }
     }
-    // The shared document replaced the cell: select it again once it is back.
-    selectCell(target.panel, await waitForCell(target.panel, cell.model.id));
+    // The shared document replaced the cell: select the new one once it has arrived.
+    // (Within a few seconds; a server that edited the cell in place leaves the same model.)
+    const index = await waitForCell(target.panel, cellId, 3000, model => model !== before).catch(() =>
+      waitForCell(target.panel, cellId)
+    );
+    selectCell(target.panel, index);
     return true;
   }
   const state = cellState(cell.model.sharedModel.getSource(), cell.model.sharedModel.getMetadata());

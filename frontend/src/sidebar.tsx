@@ -6,6 +6,7 @@
 import type { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { Contents } from '@jupyterlab/services';
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 import React, { useEffect, useState } from 'react';
 
@@ -315,6 +316,16 @@ export class DatadiveSidebar extends ReactWidget {
 
   protected render(): JSX.Element {
     return <SidebarView model={this.model} host={this._host} services={this._services} />;
+  }
+
+  /** Opening the sidebar puts the focus in the template search (when the gallery shows). */
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    const target =
+      this.node.querySelector<HTMLElement>('[data-testid=dd-template-search]') ??
+      this.node.querySelector<HTMLElement>('.dd-section:not([hidden]) input, .dd-section:not([hidden]) select, .dd-section:not([hidden]) button') ??
+      this.node.querySelector<HTMLElement>('.dd-tab[aria-selected=true]');
+    target?.focus();
   }
 
   private _services: SidebarServices;

@@ -116,6 +116,7 @@ export function TemplateForm(props: {
   const [preview, setPreview] = useState<string | null>(null);
   const [previewBusy, setPreviewBusy] = useState(false);
   const [columns, setColumns] = useState<string[]>([]);
+  const [optionalError, setOptionalError] = useState(false);
   const [, setActiveTick] = useState(0);
   const rootRef = useRef<HTMLDivElement>(null);
   const userActed = useRef(false);
@@ -137,6 +138,7 @@ export function TemplateForm(props: {
   useEffect(() => {
     setFormData(request.inputs ?? {});
     setTouched(false);
+    setOptionalError(false);
     userActed.current = false;
     setServerErrors({ fieldErrors: {}, formErrors: [] });
     setDone(null);
@@ -303,6 +305,9 @@ export function TemplateForm(props: {
     );
   }
   const latest = model.latestVersion(detail.id);
+  // Open when editing a cell (its optional inputs are part of what it is) or when an optional field has an error.
+  const openMore =
+    editing || optionalError || split.optional.some(name => serverErrors.fieldErrors[name] !== undefined);
   return (
     <div
       className="dd-form"
@@ -346,7 +351,7 @@ export function TemplateForm(props: {
         noHtml5Validate
         extraErrors={serverErrors.fieldErrors}
         widgets={{ column: ColumnWidget }}
-        formContext={{ moreLabel: trans.__('More options'), required: split.required }}
+        formContext={{ moreLabel: trans.__('More options'), required: split.required, openMore }}
         transformErrors={errors =>
           errors.map(e =>
             e.name === 'required'
@@ -364,7 +369,14 @@ export function TemplateForm(props: {
           }
         }}
         onSubmit={e => void submit(e.formData as Record<string, unknown>)}
-        onError={() => setTouched(true)}
+        onError={errors => {
+          setTouched(true);
+          // An error in a folded optional field must be seen: open "More options".
+          const optional = new Set(split.optional);
+          if (errors.some(e => optional.has(String(e.property ?? '').replace(/^\./, '').split(/[.[]/)[0]))) {
+            setOptionalError(true);
+          }
+        }}
       >
         <div className="dd-form-actions">
           <button

@@ -42,10 +42,20 @@ export function ErrorNote(props: {
 }): JSX.Element {
   const { error, trans } = props;
   const code = error instanceof DatadiveError && error.status ? `${error.status} ${error.code}` : '';
+  const details = error instanceof DatadiveError ? error.errors : [];
   return (
     <div className="dd-error" role="alert" data-testid={props.testId ?? 'dd-error'}>
       <span className="dd-error-text">{errorText(error, trans)}</span>
       {code && <span className="dd-error-code">{code}</span>}
+      {details.length > 0 && (
+        <ul className="dd-error-details">
+          {details.map((d, i) => (
+            <li key={i}>
+              {d.path && <code>{d.path}</code>} {d.message}
+            </li>
+          ))}
+        </ul>
+      )}
       {props.retry && (
         <button className="jp-mod-styled dd-link" onClick={props.retry}>
           {trans.__('Retry')}
