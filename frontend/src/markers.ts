@@ -1,5 +1,5 @@
 /**
- * The marker of a generated cell: a small chip over the cell's input area with
+ * The marker of a generated cell: a small chip on a thin line under the cell's input, with
  * the template's title, its version and the cell's state (generated / edited by
  * hand / newer version available). Clicking it opens the cell's Datadive menu.
  *
@@ -42,7 +42,6 @@ export class CellMarkers {
         return;
       }
       model.cells.changed.connect(() => this.schedule(panel));
-      panel.content.activeCellChanged.connect(() => this.schedule(panel));
       // Source and metadata edits of any cell reach the notebook's shared model.
       model.sharedModel.changed.connect(() => this.schedule(panel));
       this.schedule(panel);
@@ -120,10 +119,6 @@ export class CellMarkers {
       host.appendChild(chip);
     }
     chip.dataset.state = state;
-    // On a short active cell the chip would cover the cell toolbar (top right): it moves left of it.
-    const toolbar = cell.node.querySelector<HTMLElement>('.jp-cell-toolbar');
-    const short = host.getBoundingClientRect().height < 64;
-    chip.style.right = toolbar && short ? `${Math.round(toolbar.getBoundingClientRect().width) + 20}px` : '';
     chip.replaceChildren();
     const name = document.createElement('span');
     name.className = 'dd-marker-title';

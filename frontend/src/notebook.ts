@@ -104,14 +104,14 @@ export function waitForCell(
   });
 }
 
-function selectCell(panel: NotebookPanel, index: number): void {
+/** Select a cell and bring it into view, in command mode: the keyboard stays where the user is (the form). */
+export function selectCell(panel: NotebookPanel, index: number): void {
   const notebook = panel.content;
   notebook.deselectAll();
   notebook.activeCellIndex = index;
-  const cell = notebook.widgets[index];
-  if (cell) {
-    void notebook.scrollToCell(cell, 'auto');
-  }
+  notebook.mode = 'command';
+  // scrollToItem, not scrollToCell: the latter activates the cell's editor and takes the focus.
+  void notebook.scrollToItem(index, 'auto');
 }
 
 /** Cells as the notebook model takes them (a copy: the model owns what it is given). */

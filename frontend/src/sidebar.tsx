@@ -17,7 +17,7 @@ import { Projects, ProjectsHost, isDataFile } from './components/Projects';
 import { EMPTY_QUERY, Gallery, GalleryQuery } from './components/Gallery';
 import { TemplateForm } from './components/TemplateForm';
 import { DatadiveModel, FormRequest, Section } from './model';
-import { insertTemplate, waitForCell } from './notebook';
+import { insertTemplate, selectCell, waitForCell } from './notebook';
 
 export interface SidebarServices {
   languages: IEditorLanguageRegistry | null;
@@ -151,13 +151,19 @@ class Host implements AssistantHost, ProjectsHost {
       throw new Error(this.trans.__('Open a notebook to insert cells'));
     }
     const panel = target.panel;
+    let first: string | undefined;
     for (const cell of cells) {
       const result = await insertTemplate(this.api, this.model.target(panel)!, this.model.settings.insertPath, { id: cell.template }, cell.inputs);
+      first = first ?? result.ids[0];
       // The next template goes below the last cell of this one.
       const last = result.ids[result.ids.length - 1];
       if (last && cell !== cells[cells.length - 1]) {
         panel.content.activeCellIndex = await waitForCell(panel, last);
       }
+    }
+    // As for one template: the first new cell is selected.
+    if (first) {
+      selectCell(panel, await waitForCell(panel, first));
     }
   }
 

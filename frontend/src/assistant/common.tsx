@@ -48,7 +48,8 @@ export function ErrorBox(props: {
 }): JSX.Element {
   const { error, trans } = props;
   const message = errorText(error, trans) || trans.__('Request failed');
-  const details = error instanceof DatadiveError ? error.errors : [];
+  // Details the server already put into its message are not repeated.
+  const details = (error instanceof DatadiveError ? error.errors : []).filter(d => !message.includes(d.message));
   const code = error instanceof DatadiveError && error.status ? `${error.status} ${error.code}` : '';
   return (
     <div className="dd-assistant-error" data-testid="dd-assistant-error" data-step={props.step} role="alert">
