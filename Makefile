@@ -7,7 +7,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 DATADIVE_ROOT ?= $(CURDIR)/workspace
 PORT ?= 8888
 
-.PHONY: run test test-frontend test-ui test-py ui-deps chromium labextension install install-test bench clean
+.PHONY: run test test-frontend test-ui test-py ui-deps chromium labextension install install-test bench bench-ui clean
 
 # Browser tests (tests/ui): Playwright driving Debian's chromium; no browser is downloaded.
 UI_DIR := tests/ui
@@ -92,6 +92,11 @@ labextension: install-test
 # Every benchmarks/bench_*.py, then one table of all figures; `make bench BENCH_ARGS=--quick` for small sizes.
 bench: install-test
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+# The front end in the real browser (insert visible at 10 / 500 cells, gallery filter with
+# 1,000 templates), each beside JupyterLab's own equivalent: tests/ui/bench_ui.bench.ts.
+bench-ui: install-test ui-deps labextension
+	cd $(UI_DIR) && $(WITH_VENV) DATADIVE_VENV="$(abspath $(VENV))" CHROMIUM="$(CHROMIUM)" npx playwright test -c playwright.bench.config.ts
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info
