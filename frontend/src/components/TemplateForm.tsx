@@ -53,7 +53,12 @@ function ColumnWidget(props: WidgetProps): JSX.Element {
 
 /** Required fields first; optional ones under "More options" (opened when one of them has an error or a value). */
 function RootObjectTemplate(props: ObjectFieldTemplateProps): JSX.Element {
-  const ctx = (props.formContext ?? {}) as { moreLabel?: string; openMore?: boolean; required?: string[] };
+  const ctx = (props.formContext ?? {}) as {
+    moreLabel?: string;
+    moreOpen?: boolean;
+    setMoreOpen?: (open: boolean) => void;
+    required?: string[];
+  };
   const required = new Set(ctx.required ?? (props.schema.required as string[]) ?? []);
   const isRoot = props.idSchema.$id === 'root';
   const visible = props.properties.filter(p => !p.hidden);
@@ -75,7 +80,11 @@ function RootObjectTemplate(props: ObjectFieldTemplateProps): JSX.Element {
         <div key={p.name}>{p.content}</div>
       ))}
       {more.length > 0 && (
-        <details className="dd-more-options" open={ctx.openMore || first.length === 0}>
+        <details
+          className="dd-more-options"
+          open={ctx.moreOpen || first.length === 0}
+          onToggle={e => ctx.setMoreOpen?.((e.currentTarget as HTMLDetailsElement).open)}
+        >
           <summary>{ctx.moreLabel ?? 'More options'}</summary>
           {more.map(p => (
             <div key={p.name}>{p.content}</div>
@@ -116,7 +125,9 @@ export function TemplateForm(props: {
   const [preview, setPreview] = useState<string | null>(null);
   const [previewBusy, setPreviewBusy] = useState(false);
   const [columns, setColumns] = useState<string[]>([]);
-  const [optionalError, setOptionalError] = useState(false);
+  // "More options" opens by itself when editing a cell (its optional inputs are part of what it is)
+  // or when an optional field has an error; only the user closes it again.
+  const [moreOpen, setMoreOpen] = useState(false);
   const [, setActiveTick] = useState(0);
   const rootRef = useRef<HTMLDivElement>(null);
   const userActed = useRef(false);
@@ -138,7 +149,7 @@ export function TemplateForm(props: {
   useEffect(() => {
     setFormData(request.inputs ?? {});
     setTouched(false);
-    setOptionalError(false);
+    setMoreOpen(false);
     userActed.current = false;
     setServerErrors({ fieldErrors: {}, formErrors: [] });
     setDone(null);
@@ -236,6 +247,13 @@ export function TemplateForm(props: {
     };
   }, [detail, previewKey, touched]);
 
+  const optionalServerError = split.optional.some(name => serverErrors.fieldErrors[name] !== undefined);
+  useEffect(() => {
+    if (editing || optionalServerError) {
+      setMoreOpen(true);
+    }
+  }, [editing, optionalServerError]);
+
   const target = model.target(panel);
   const canAct = !!target && target.canWrite && !!panel?.content.model;
   const why = !panel
@@ -305,9 +323,6 @@ export function TemplateForm(props: {
     );
   }
   const latest = model.latestVersion(detail.id);
-  // Open when editing a cell (its optional inputs are part of what it is) or when an optional field has an error.
-  const openMore =
-    editing || optionalError || split.optional.some(name => serverErrors.fieldErrors[name] !== undefined);
   return (
     <div
       className="dd-form"
@@ -351,7 +366,7 @@ export function TemplateForm(props: {
         noHtml5Validate
         extraErrors={serverErrors.fieldErrors}
         widgets={{ column: ColumnWidget }}
-        formContext={{ moreLabel: trans.__('More options'), required: split.required, openMore }}
+        formContext={{ moreLabel: trans.__('More options'), required: split.required, moreOpen, setMoreOpen }}
         transformErrors={errors =>
           errors.map(e =>
             e.name === 'required'
@@ -374,7 +389,7 @@ export function TemplateForm(props: {
           // An error in a folded optional field must be seen: open "More options".
           const optional = new Set(split.optional);
           if (errors.some(e => optional.has(String(e.property ?? '').replace(/^\./, '').split(/[.[]/)[0]))) {
-            setOptionalError(true);
+            setMoreOpen(true);
           }
         }}
       >
