@@ -1,10 +1,15 @@
-"""nbformat 4.5 cells with provenance, their state, re-generation and parameter cells."""
+"""nbformat 4.5 cells with provenance, their state, re-generation and parameter cells.
+
+Also :func:`cells_to_code`: rendered cells as the text of one code cell (what the
+kernel's ``%datadive insert`` and the ipywidgets form produce).
+"""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 import math
+import re
 import uuid
 
 from .errors import CellEditedError, CellError, InputError, pointer
@@ -13,6 +18,8 @@ from .validation import copy_json
 
 META_KEY = "datadive"
 _FLOAT_KEY = "$float"
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
+_MD_HEADING = re.compile(r"^#{1,6}\s+")
 
 
 def source_text(source) -> str:
@@ -170,3 +177,30 @@ def parameters_cell(params: dict) -> dict:
         "outputs": [],
         "source": "\n".join(lines),
     }
+
+
+def _comment(markdown: str) -> str:
+    lines = []
+    for line in markdown.splitlines():  # every kind of line break: no comment line can end early
+        line = _MD_ESCAPE.sub(r"\1", _MD_HEADING.sub("", line).replace("**", "")).rstrip()
+        lines.append("# " + line if line else "#")
+    while lines and lines[-1] == "#":
+        lines.pop()
+    return "\n".join(lines)
+
+
+def cells_to_code(cells) -> str:
+    """The text of one code cell holding rendered ``cells``.
+
+    Code cells joined by a blank line, Markdown cells as comment lines (heading
+    marks, ``**`` and Markdown backslash escapes removed); a list of Markdown
+    cells only becomes a ``%%markdown`` cell.
+    """
+    if not any(c["cell_type"] == "code" for c in cells):
+        return "%%markdown\n" + "\n\n".join(source_text(c["source"]).strip("\n") for c in cells)
+    parts = []
+    for cell in cells:
+        text = source_text(cell["source"]).strip("\n") if cell["cell_type"] == "code" else _comment(source_text(cell["source"]))
+        if text.strip():
+            parts.append(text)
+    return "\n\n".join(parts) + "\n"

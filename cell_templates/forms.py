@@ -53,10 +53,13 @@ import json
 import math
 import sys
 
-from .errors import InputError, TemplateError
-from .kernel import cells_to_code, format_value, insert_command, parse_value
+from .cells import cells_to_code
+from .errors import InputError, TemplateError, pointer
+from .inputs import input_order
 from .library import builtin_templates
 from .template import Template
+from .validation import copy_json
+from .values import format_value, insert_command, parse_value
 
 _ABSENT = object()
 _LABEL_WIDTH = "190px"
@@ -66,39 +69,8 @@ def _e(text) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def _plain(value):
-    """Frozen template views (mapping proxies, frozen lists) as plain JSON values."""
-    if isinstance(value, (str, bytes)) or value is None:
-        return value
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _child(path, key):
     return path + (key,)
-
-
-def _pointer(path) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
-def _ordered(properties, ui):
-    names = list(properties)
-    order = list((ui or {}).get("ui:order") or ())
-    if not order:
-        return names
-    rest = [n for n in names if n not in order]
-    out = []
-    for n in order:
-        if n == "*":
-            out += rest
-            rest = []
-        elif n in properties and n not in out:
-            out.append(n)
-    return out + rest
 
 
 # ---------------------------------------------------------------------------
@@ -436,7 +408,7 @@ class ObjectField(Field):
         props = self.schema.get("properties") or {}
         required = set(self.schema.get("required") or ())
         self.fields = {}
-        for key in _ordered(props, self.ui):
+        for key in input_order(props, self.ui):
             sub_ui = self.ui.get(key) if isinstance(self.ui.get(key), dict) else {}
             if sub_ui.get("ui:widget") == "hidden":
                 continue
@@ -618,12 +590,12 @@ class TemplateForm(widgets.VBox):
         self.code = None
         self.command = None
         self.errors: list[dict] = []
-        schema = _plain(template.inputs)
-        ui = _plain(template.ui) or {}
+        schema = copy_json(template.inputs)
+        ui = copy_json(template.ui) or {}
         props = schema.get("properties") or {}
         required = set(schema.get("required") or ())
         self.fields: dict[str, Field] = {}
-        for name in _ordered(props, ui):
+        for name in input_order(props, ui):
             sub_ui = ui.get(name) if isinstance(ui.get(name), dict) else {}
             if sub_ui.get("ui:widget") == "hidden":
                 continue
@@ -660,7 +632,7 @@ class TemplateForm(widgets.VBox):
         """The inputs as the form holds them (absent ones left out); ``ValueError`` if a field cannot be read."""
         values, problems = self._collect()
         if problems:
-            raise ValueError("; ".join(f"{_pointer(f.path)}: {m}" for f, m in problems))
+            raise ValueError("; ".join(f"{pointer(f.path)}: {m}" for f, m in problems))
         return values
 
     def set_values(self, values: dict) -> None:
@@ -698,7 +670,7 @@ class TemplateForm(widgets.VBox):
             if target is None:
                 loose.append(err)
             else:
-                suffix = _pointer(parts[len(target.path):])
+                suffix = pointer(parts[len(target.path):])
                 per_field.setdefault(id(target), (target, []))[1].append((suffix + ": " if suffix else "") + err["message"])
         for field in self._all_fields():
             entry = per_field.get(id(field))
@@ -713,7 +685,7 @@ class TemplateForm(widgets.VBox):
         self.cells = self.code = self.command = None
         values, problems = self._collect()
         if problems:
-            self.errors = [{"path": _pointer(f.path), "message": m} for f, m in problems]
+            self.errors = [{"path": pointer(f.path), "message": m} for f, m in problems]
             self._show(self.errors)
             self._hide_output()
             return None
@@ -754,7 +726,7 @@ class TemplateForm(widgets.VBox):
         self.hint.layout.display = "none"
 
     def _short(self, values):
-        props = _plain(self.template.inputs).get("properties") or {}
+        props = copy_json(self.template.inputs).get("properties") or {}
         return {k: v for k, v in values.items() if not ("default" in props.get(k, {}) and props[k]["default"] == v)}
 
 

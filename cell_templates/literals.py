@@ -9,7 +9,9 @@ spelled ``float('nan')`` / ``float('inf')``.
 
 ``check_identifier`` is the gate for values that must become *names* in code
 (a variable that receives a DataFrame, say): a plain ASCII identifier that is
-not a keyword, not a builtin and not a dunder name.
+not a keyword, not a builtin and not a dunder name. ``identifier_problem(name,
+existing=True)`` is the same gate for the name of a variable that already exists
+and is only read (the DataFrame the assistant analyses in a kernel).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 MAX_DEPTH = 32
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+_EXISTING_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
 
@@ -69,17 +72,23 @@ def to_literal(value, _depth: int = 0, *, style: str = "repr") -> str:
     raise TypeError(f"a value of type {type(value).__name__} cannot be written as a Python literal")
 
 
-def identifier_problem(name) -> str | None:
-    """Why ``name`` cannot be used as a variable name in generated code (None if it can)."""
+def identifier_problem(name, *, existing: bool = False) -> str | None:
+    """Why ``name`` cannot be used as a variable name in generated code (None if it can).
+
+    A name the code assigns has at most 64 characters and is neither a soft keyword
+    nor a builtin; ``existing=True``: a variable that already exists and is only
+    read may have up to 128 characters and the name of a builtin or a soft keyword.
+    """
     if not isinstance(name, str):
         return f"expected a string, got {type(name).__name__}"
-    if not _IDENT_RE.match(name):
-        return "must be an ASCII identifier (letters, digits, _; not starting with a digit; at most 64 characters)"
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+    if not (_EXISTING_RE if existing else _IDENT_RE).match(name):
+        return ("must be an ASCII identifier (letters, digits, _; not starting with a digit; "
+                f"at most {128 if existing else 64} characters)")
+    if keyword.iskeyword(name) or (not existing and keyword.issoftkeyword(name)):
         return f"{name!r} is a Python keyword"
     if name.startswith("__"):
         return "names starting with '__' are reserved"
-    if name in _BUILTIN_NAMES:
+    if not existing and name in _BUILTIN_NAMES:
         return f"{name!r} would shadow a Python builtin"
     return None
 

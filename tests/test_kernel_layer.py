@@ -5,10 +5,8 @@ The magics run in a real ipykernel shell (``ipykernel.inprocess``: a
 ``set_next_input`` payload of the execute reply, and whose errors come back as
 execute replies), plus one test in a real kernel subprocess over ZMQ.
 
-``%datadive suggest`` uses ``cell_templates.assistant`` when it can be imported;
-otherwise the ``assistant`` fixture puts a small fake module in ``sys.modules``
-for the tests that need it (only the shape of the API is used here). Once the
-real assistant has landed the fake can go.
+``%datadive suggest`` runs the real ``cell_templates.assistant`` (its numpy,
+pandas and scipy are in the test extra).
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import types
 
 import pytest
 
@@ -211,6 +208,42 @@ def test_split_line_keeps_quotes_and_brackets():
             split_line(bad)
 
 
+@pytest.mark.parametrize("value, text", [
+    ("species", "species"), ("data/x.csv", "data/x.csv"), ("two words", '"two words"'), ("True", '"True"'),
+    ("None", '"None"'), ("5", '"5"'), ("1e3", '"1e3"'), ("", '""'), ("a=b", '"a=b"'), ("x'y", '"x\'y"'),
+    ('q"q', '"q\\"q"'), ("é", '"é"'), ("\u2028", '"\\u2028"'), (5, "5"), (2.5, "2.5"), (True, "true"), (None, "null"),
+    (["a", 1], '["a", 1]'), ({"k": [1, "x"]}, '{"k": [1, "x"]}'), (float("inf"), "Infinity"),
+])
+def test_format_value_writes(value, text):
+    assert format_value(value) == text
+
+
+def test_cells_to_code_writes_markdown_as_comments():
+    cells = [
+        {"cell_type": "markdown", "source": "## Two *groups*\n\nCompare **score** by \\_arm\\_ (see \\[1\\]).\n\n"},
+        {"cell_type": "code", "source": ["import pandas as pd\n", "x = 1\n\n"]},
+        {"cell_type": "markdown", "source": "Line one\u2028line two\n\n\n"},
+        {"cell_type": "code", "source": "\n# a code comment\ny = 2"},
+        {"cell_type": "markdown", "source": "\n\n"},
+    ]
+    assert cells_to_code(cells) == (
+        "# Two *groups*\n"
+        "#\n"
+        "# Compare score by _arm_ (see [1]).\n"
+        "\n"
+        "import pandas as pd\n"
+        "x = 1\n"
+        "\n"
+        "# Line one\n"
+        "# line two\n"
+        "\n"
+        "# a code comment\n"
+        "y = 2\n"
+    )
+    markdown_only = [{"cell_type": "markdown", "source": "# Title\n"}, {"cell_type": "markdown", "source": "\nText\n"}]
+    assert cells_to_code(markdown_only) == "%%markdown\n# Title\n\nText"
+
+
 # ---------------------------------------------------------------------------
 # %datadive templates
 # ---------------------------------------------------------------------------
@@ -304,7 +337,14 @@ def test_insert_markdown_cells_become_comments(kernel):
     template = builtin_templates()["stat-independent-t"]
     _, code = kernel.magic("insert stat-independent-t outcome=score group=arm")
     rendered = sources(template.render({"outcome": "score", "group": "arm"}))
-    assert code == cells_to_code(template.render({"outcome": "score", "group": "arm"}))
+    header = ("# Independent-samples t test (Student)\n"
+              "#\n"
+              "# Compares the means of score between the 2 groups of arm, assuming equal variances. Assumptions: normality in "
+              "each group (Shapiro-Wilk; with 30 or more per group a mild departure is acceptable) and equal variances (Levene, "
+              "median-centred); when the variances differ use Welch's t test. Effect size: Cohen's d and Hedges' g.\n"
+              "\n")
+    assert [kind for kind, _ in rendered] == ["markdown", "code", "code", "code"]
+    assert code.startswith(header) and code[len(header):] == expected_code(rendered)
     # every code cell is there, in order
     pos = 0
     for kind, src in rendered:
@@ -437,60 +477,11 @@ def test_insert_usage_errors(kernel, line, message):
 # ---------------------------------------------------------------------------
 
 
-def _fake_assistant():
-    """Stands in for cell_templates.assistant while it is not importable (API shape only)."""
-    fake = types.ModuleType("cell_templates.assistant")
-
-    class AssistantError(Exception):
-        def __init__(self, message, errors=()):
-            super().__init__(message)
-            self.message, self.errors = message, list(errors)
-
-    def profile(df, levels=None):
-        return {"rows": len(df), "columns": {c: {"name": c, "level": "interval" if df[c].dtype.kind == "f" else "nominal",
-                                                  "reason": "fake", "n": int(df[c].notna().sum()),
-                                                  "missing": int(df[c].isna().sum()), "distinct": int(df[c].nunique())}
-                                              for c in df.columns}}
-
-    def suggest(df, outcome, predictors=(), between=None, within=None, covariates=None, subject=None, weights=None,
-                strata=None, test_value=None, expected=None, goal=None, levels=None):
-        group = (between or [None])[0]
-        for path, col in (("/outcome", outcome), ("/between/0", group)):
-            if col is not None and col not in df.columns:
-                from cell_templates.errors import DatadiveError
-                raise DatadiveError(f"unknown column {col!r}", [{"path": path, "message": f"unknown column {col!r}"}])
-        inputs = {"df": "df", "outcome": outcome, "group": group}
-        check = {"name": "normality", "statistic": 0.97, "p": 0.5, "passed": True, "detail": "Shapiro-Wilk"}
-        return {
-            "profile": profile(df[[outcome, group]]),
-            "suggestions": [
-                {"test": "independent_t", "title": "Student's t-test", "rationale": "two groups", "assumptions": [check],
-                 "warnings": [], "effect_size": {"name": "Cohen's d", "value": 0.3}, "posthoc": None,
-                 "template": "stat-independent-t", "inputs": inputs},
-                {"test": "welch_t", "title": "Welch's t-test", "rationale": "Alternative", "assumptions": [],
-                 "warnings": ["a warning"], "effect_size": None, "posthoc": None, "template": "stat-welch-t",
-                 "inputs": dict(inputs)},
-            ],
-            "design": {"outcome": outcome, "between": [group], "assumed": []},
-        }
-
-    fake.suggest, fake.profile, fake.AssistantError = suggest, profile, AssistantError
-    return fake
-
-
 @pytest.fixture
-def assistant(monkeypatch):
-    try:
-        from cell_templates import assistant as real
+def assistant():
+    from cell_templates import assistant
 
-        return real
-    except ImportError:
-        import cell_templates
-
-        fake = _fake_assistant()
-        monkeypatch.setitem(sys.modules, "cell_templates.assistant", fake)
-        monkeypatch.setattr(cell_templates, "assistant", fake, raising=False)
-        return fake
+    return assistant
 
 
 @pytest.fixture
@@ -526,21 +517,20 @@ def test_suggest_shows_a_summary_and_returns_the_result(kernel, assistant, score
     r = kernel.shell.user_ns["r"]
     assert isinstance(r, dict) and set(r) >= {"profile", "suggestions", "design"}
     assert [s["test"] for s in r["suggestions"]] == [s["test"] for s in direct["suggestions"]]
-    assert r.commands[0] == f"%datadive insert {top['template']} " + " ".join(
-        f"{k}={format_value(v)}" for k, v in {**top["inputs"], "df": "scores"}.items())
+    assert r.commands[:2] == ["%datadive insert stat-independent-t df=scores outcome=score group=arm",
+                              "%datadive insert stat-welch-t df=scores outcome=score group=arm"]
 
 
 def test_suggest_insert_puts_the_top_suggestion_in_the_next_cell(kernel, assistant, scores):
     direct = assistant.suggest(scores, "score", between=["arm"])
+    assert [s["template"] for s in direct["suggestions"][:2]] == ["stat-independent-t", "stat-welch-t"]
     for flag, index in (("--insert", 0), ("--insert 2", 1)):
-        if index >= len(direct["suggestions"]) or direct["suggestions"][index]["template"] not in builtin_templates():
-            continue
         s = direct["suggestions"][index]
         reply = kernel.run(f"%datadive suggest scores --outcome score --group arm {flag}")
         assert reply.status == "ok", reply.stream("stderr")
-        template = builtin_templates()[s["template"]]
-        inputs = {**s["inputs"], "df": "scores"}
-        assert reply.next_input == cells_to_code(template.render(inputs))
+        # the cell the written-out command inserts
+        _, expected = kernel.magic(f"insert {s['template']} df=scores outcome=score group=arm")
+        assert reply.next_input == expected and expected.startswith(f"# {builtin_templates()[s['template']].title}")
         assert f"Suggestion {index + 1} was put in the next cell" in reply.data("text/html")[0]
         # the inserted command line gives the same code
         _, again = kernel.magic(reply.data("text/html")[0].split("Insert it: <code>")[index + 1].split("</code>")[0]
@@ -693,7 +683,16 @@ def test_form_for_every_builtin_template(tid):
         f.button.click()
         assert f.errors == [], f.errors
         assert sources(f.cells) == sources(template.render(example["inputs"]))
-        assert f.code == cells_to_code(f.cells) and f.output.value == f.code
+        rendered = sources(f.cells)
+        if all(kind == "markdown" for kind, _ in rendered):  # shown as a %%markdown cell
+            assert f.code == "%%markdown\n" + "\n\n".join(src.strip("\n") for _, src in rendered)
+        else:  # code cells in order, Markdown as comment lines between them
+            def uncommented(text):
+                return "\n".join(line for line in text.splitlines() if not line.startswith("#")).split()
+
+            assert uncommented(f.code) == uncommented(expected_code(rendered))
+            assert all(line.startswith("#") for line in f.code.splitlines() if line and line not in expected_code(rendered))
+        assert f.output.value == f.code
         assert f.output.layout.display is None
         assert len(got) == 1 and sources(got[0]) == sources(f.cells)
         if f.command:

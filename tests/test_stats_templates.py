@@ -474,7 +474,20 @@ run("rm-anova",
         assert list(rm2.index) == ["Time", "Metric", "Time * Metric"]
         for name, ref_name in zip(rm2.index, ref.index):
             close(rm2.loc[name, "statistic"], ref.loc[ref_name, "F Value"]); close(rm2.loc[name, "p_val"], ref.loc[ref_name, "Pr > F"])
-        close(rm2.loc["Time * Metric", "p_gg_corr"], _pg.rm_anova(RAW, dv="Performance", within=["Time", "Metric"], subject="Subject")["p_GG_corr"].iloc[2])
+        # Greenhouse-Geisser for the interaction, written out: orthonormal contrasts of each factor, their Kronecker
+        # product for the interaction, epsilon = tr(S)^2 / (q tr(S^2)) with S the covariance of the contrast scores.
+        def contrasts(k):
+            basis = _np.linalg.qr(_np.column_stack([_np.ones(k), _np.eye(k)[:, : k - 1]]))[0]
+            return basis[:, 1:]  # orthonormal, orthogonal to the constant
+        cells = RAW.pivot_table(index="Subject", columns=["Time", "Metric"], values="Performance")  # sorted levels
+        k_time, k_metric = RAW["Time"].nunique(), RAW["Metric"].nunique()
+        scores = cells.to_numpy() @ _np.kron(contrasts(k_time), contrasts(k_metric))
+        S = _np.cov(scores, rowvar=False)
+        q = S.shape[0]
+        eps = _np.trace(S) ** 2 / (q * _np.trace(S @ S))
+        F, df1, df2 = (ref.loc["Time:Metric", c] for c in ("F Value", "Num DF", "Den DF"))
+        close(rm2.loc["Time * Metric", "eps_gg"], eps)
+        close(rm2.loc["Time * Metric", "p_gg_corr"], _ss.f.sf(F, eps * df1, eps * df2))
     """))
 
 run("friedman",
@@ -686,9 +699,25 @@ run("robust-correlation",
         close(R["statistic"].iloc[0], r); close(R["p_val"].iloc[0], 2 * _ss.t.sf(abs(t), n - 2))
     """),
     (BIG5, """
-        _np.random.seed(0)  # pingouin's bootstrap for Shepherd's pi draws from NumPy's global generator
-        ref = _pg.corr(RAW["Neuroticism"], RAW["Extraversion"], method="shepherd")
-        close(robust["statistic"].iloc[0], ref["r"].iloc[0]); close(robust["p_val"].iloc[0], ref["p_val"].iloc[0])
+        # Shepherd's pi (Schwarzkopf, De Haas & Rees 2012), written out: the Mahalanobis distance of every point,
+        # averaged over 200 bootstrap resamples (drawn, as the cell's seed 0 fixes, from NumPy's global generator);
+        # points at 6 or more are outliers; Spearman's rho (Pearson's r of the ranks) on the rest, t-test p-value.
+        pairs = RAW[["Neuroticism", "Extraversion"]].dropna().to_numpy(dtype=float)
+        n = len(pairs)
+        _np.random.seed(0)
+        resamples = _np.random.choice(n, size=(200, n), replace=True)
+        distance = _np.zeros(n)
+        for rows in resamples:
+            boot = pairs[rows]
+            centred = pairs - boot.mean(axis=0)
+            distance += _np.einsum("ij,jk,ik->i", centred, _np.linalg.inv(_np.cov(boot, rowvar=False)), centred)
+        kept = pairs[distance / 200 < 6]
+        ranks = _np.column_stack([_ss.rankdata(kept[:, 0]), _ss.rankdata(kept[:, 1])])
+        r = _np.corrcoef(ranks, rowvar=False)[0, 1]
+        m = len(kept)
+        t = r * _np.sqrt((m - 2) / (1 - r ** 2))
+        assert robust["outliers_removed"].iloc[0] == n - m > 0
+        close(robust["statistic"].iloc[0], r); close(robust["p_val"].iloc[0], 2 * _ss.t.sf(abs(t), m - 2))
     """))
 
 

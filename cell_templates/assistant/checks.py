@@ -11,22 +11,17 @@ import warnings
 
 import numpy as np
 
-from .common import ALPHA, SEED, fmt_p, num
+from .common import ALPHA, fmt_p, num
 
 
 def record(name, statistic=None, p=None, passed=None, detail="") -> dict:
     return {"name": name, "statistic": num(statistic), "p": num(p), "passed": passed, "detail": detail}
 
 
-def rng():
-    return np.random.default_rng(SEED)
-
-
-def sample(values: np.ndarray, size: int, generator=None) -> np.ndarray:
-    """At most ``size`` values of ``values`` (a seeded sample without replacement, order kept)."""
+def sample(values: np.ndarray, size: int, generator: np.random.Generator) -> np.ndarray:
+    """At most ``size`` values of ``values`` (a sample without replacement from ``generator``, order kept)."""
     if values.shape[0] <= size:
         return values
-    generator = generator or rng()
     idx = np.sort(generator.choice(values.shape[0], size=size, replace=False))
     return values[idx]
 
@@ -49,12 +44,6 @@ def skew_kurt(x: np.ndarray) -> tuple[float, float]:
     return float(np.mean(d**3) / m2**1.5), float(np.mean(d**4) / m2**2 - 3.0)
 
 
-def is_mild(x) -> bool:
-    """A departure from normality that a large sample absorbs: |skew| < 1 and |excess kurtosis| < 3."""
-    s, k = skew_kurt(x)
-    return abs(s) < 1.0 and abs(k) < 3.0
-
-
 def shapiro(x: np.ndarray, label: str, n_full: int | None = None) -> dict:
     """Shapiro-Wilk normality on ``x`` (already sampled to <= 5000 values)."""
     x = np.asarray(x, dtype=float)
@@ -72,7 +61,7 @@ def shapiro(x: np.ndarray, label: str, n_full: int | None = None) -> dict:
     rec = record(name, w, p, bool(p >= ALPHA),
                  f"Shapiro-Wilk W = {w:.3f}, {fmt_p(p)}{sampled} (n = {n_full}, skew {s:.2f}, excess kurtosis {k:.2f})")
     rec["n"] = int(n_full)
-    rec["mild"] = bool(abs(s) < 1.0 and abs(k) < 3.0)
+    rec["mild"] = bool(abs(s) < 1.0 and abs(k) < 3.0)  # a departure a large sample absorbs
     return rec
 
 
@@ -270,7 +259,7 @@ def breusch_pagan(resid: np.ndarray, x: np.ndarray) -> dict:
     if x.shape[1] < 2 or n <= x.shape[1] + 1:
         return record(label, passed=None, detail="too few observations")
     e2 = resid**2
-    _, r, rss, _ = ols(e2, x)
+    _, _, rss, _ = ols(e2, x)
     tss = float(np.sum((e2 - e2.mean()) ** 2))
     if tss <= 0:
         return record(label, passed=None, detail="residuals have no variation")
@@ -301,7 +290,7 @@ def vif(x_cont: np.ndarray, names: list[str]) -> dict | None:
 
 def glm(y: np.ndarray, x: np.ndarray, family: str, max_iter=50):
     """Fit a logistic or Poisson GLM by IRLS. Returns dict(beta, mu, loglik, converged, separated)."""
-    n, p = x.shape
+    p = x.shape[1]
     beta = np.zeros(p)
     if family == "poisson":
         beta[0] = math.log(max(y.mean(), 1e-8))
@@ -357,15 +346,6 @@ def cohen_d(a: np.ndarray, b: np.ndarray) -> float | None:
         return None
     sp = math.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2))
     return float((a.mean() - b.mean()) / sp) if sp > 0 else None
-
-
-def eta_squared(groups: list[np.ndarray]) -> float | None:
-    allv = np.concatenate(groups)
-    sst = float(np.sum((allv - allv.mean()) ** 2))
-    if sst <= 0:
-        return None
-    ssb = float(sum(g.size * (g.mean() - allv.mean()) ** 2 for g in groups if g.size))
-    return ssb / sst
 
 
 def outlier_cutoff(n: int) -> float:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..errors import DatadiveError
+from ..jsonsafe import json_safe
 
 #: Levels of measurement a column can have (``profile`` gives one of these, or None
 #: for a column whose values are all missing).
@@ -48,18 +47,11 @@ def template_id(test: str) -> str:
 
 
 def num(value, digits: int = 6):
-    """A JSON-safe Python number (None for NaN / inf / None), rounded to ``digits`` significant figures."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(value):
+    """A JSON-safe number (None for NaN / inf / None), rounded to ``digits`` significant figures."""
+    value = json_safe(value)
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if not isinstance(value, float):
         return None
     if value == 0:
         return 0.0
@@ -67,26 +59,8 @@ def num(value, digits: int = 6):
 
 
 def plain(value):
-    """A JSON-safe version of a scalar read from a frame (numpy / pandas scalars -> Python)."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        if not math.isfinite(f):
-            return None
-        return int(f) if f.is_integer() and abs(f) < 2**53 else f
-    if isinstance(value, str):
-        return value
-    if hasattr(value, "isoformat"):
-        try:
-            return value.isoformat()
-        except Exception:  # NaT
-            return None
-    return str(value)
+    """A JSON-safe version of a scalar read from a frame (numpy / pandas scalars -> Python, 2.0 -> 2)."""
+    return json_safe(value, whole=True)
 
 
 def fmt_p(p) -> str:

@@ -162,19 +162,25 @@ def fail(path: str, message: str):
 
 
 class Data:
-    """Profiled columns and arrays restricted to complete rows."""
+    """Profiled columns, and arrays over the complete rows.
 
-    def __init__(self, roles: Roles):
+    ``mask`` keeps the rows complete in the design's columns (None: every row);
+    :meth:`restricted` gives the copy for a design. Profile entries and arrays are
+    memoised on first use and never change afterwards; the restricted copy shares
+    the profile entries (they describe whole columns) but not the arrays.
+    """
+
+    def __init__(self, roles: Roles, mask=None, entries: dict | None = None):
         self.roles = roles
         self.df = roles.df
-        self.entries: dict = {}
-        self.mask = None
-        self._cache: dict = {}
+        self.mask = mask
+        self._entries: dict = {} if entries is None else entries
+        self._arrays: dict = {}
 
     def entry(self, col) -> dict:
-        if col not in self.entries:
-            self.entries[col] = profile_column(self.df[col], col, self.roles.overrides.get(col))
-        return self.entries[col]
+        if col not in self._entries:
+            self._entries[col] = profile_column(self.df[col], col, self.roles.overrides.get(col))
+        return self._entries[col]
 
     def level(self, col) -> str | None:
         return self.entry(col)["level"]
@@ -182,8 +188,8 @@ class Data:
     def profile(self) -> dict:
         columns = {}
         for name in self.df.columns:
-            if name in self.entries:
-                columns[str(name)] = self.entries[name]
+            if name in self._entries:
+                columns[str(name)] = self._entries[name]
             else:
                 entry = cheap_entry(self.df[name], name)
                 if name in self.roles.overrides:
@@ -191,18 +197,16 @@ class Data:
                 columns[str(name)] = entry
         return {"rows": int(len(self.df)), "columns": columns}
 
-    def set_rows(self, cols) -> tuple[int, int]:
-        """Keep rows complete in ``cols``; returns (rows kept, rows dropped)."""
+    def restricted(self, cols) -> tuple[Data, int, int]:
+        """The data over the rows complete in ``cols``, rows kept, rows dropped."""
         mask = np.ones(len(self.df), dtype=bool)
         for c in cols:
             s = self.df[c]
             mask &= ~s.isna().to_numpy()
             if pd.api.types.is_float_dtype(s.dtype):
                 mask &= np.isfinite(s.to_numpy(dtype="float64", na_value=np.nan))  # inf is not a measurement
-        self.mask = mask
-        self._cache.clear()
         kept = int(mask.sum())
-        return kept, int(len(self.df) - kept)
+        return Data(self.roles, mask, self._entries), kept, int(len(self.df) - kept)
 
     def _series(self, col) -> pd.Series:
         s = self.df[col]
@@ -211,7 +215,7 @@ class Data:
     def codes(self, col):
         """(codes 0..k-1, level labels) of a factor over the kept rows, in a natural order."""
         key = ("codes", col)
-        if key not in self._cache:
+        if key not in self._arrays:
             s = self._series(col)
             order = self.entry(col)["summary"].get("order")
             if order is not None and not isinstance(s.dtype, pd.CategoricalDtype):
@@ -220,13 +224,13 @@ class Data:
                 codes, uniques = pd.factorize(s, sort=True)
             except TypeError:  # values of mixed types (numbers and text) do not sort together
                 codes, uniques = pd.factorize(pd.Series(s).astype(str), sort=True)
-            self._cache[key] = (codes.astype(np.int64), [plain(u) for u in list(uniques)])
-        return self._cache[key]
+            self._arrays[key] = (codes.astype(np.int64), [plain(u) for u in list(uniques)])
+        return self._arrays[key]
 
     def numeric(self, col) -> np.ndarray:
         """Float values over the kept rows: numbers as they are, booleans 0/1, ordered text / categories as ranks."""
         key = ("num", col)
-        if key not in self._cache:
+        if key not in self._arrays:
             s = self._series(col)
             dtype = s.dtype
             if pd.api.types.is_bool_dtype(dtype):
@@ -242,8 +246,8 @@ class Data:
                 else:
                     codes, _ = self.codes(col)
                     out = codes.astype(float)
-            self._cache[key] = out
-        return self._cache[key]
+            self._arrays[key] = out
+        return self._arrays[key]
 
     def weights(self) -> np.ndarray | None:
         col = self.roles.single["weights"]

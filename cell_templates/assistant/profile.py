@@ -10,7 +10,9 @@ entry is ``{name, dtype, level, reason, n, missing, distinct, summary, notes}``:
 - ``summary``: figures that fit the level (mean / sd / quartiles, counts per level,
   first / last date, text length...);
 - ``notes``: things worth knowing (constant column, ``"None"`` strings, integers
-  stored as float because of missing values...).
+  stored as float because of missing values...);
+- ``in_models`` (integer codes only): ``"categories"`` or ``"numbers"``, how a model
+  (regression, ANCOVA, mixed model, GEE) uses the column; see :func:`model_use`.
 
 Everything is vectorised (pandas / numpy, no per-row Python), so profiling a
 column of a million rows costs tens of milliseconds.
@@ -81,6 +83,12 @@ _DATE = re.compile(r"^\s*(?:\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?
 NA_LIKE = ("None", "none", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "<NA>", "-", "?", "", " ")
 
 TOP = 10
+
+#: Whole numbers with 3 to this many distinct values, profiled as ordinal or as counts,
+#: are integer codes (1/2/3 for a site, a group, an ethnicity; a dose level; a month).
+MAX_CODES = 5
+#: Levels a caller can set (``levels``) to have integer codes used as numbers.
+NUMBER_LEVELS = ("interval", "ratio", "count")
 
 
 def profile(df, levels=None) -> dict:
@@ -158,6 +166,7 @@ def profile_column(series: pd.Series, name=None, override: str | None = None) ->
         if override:
             entry["level"] = override
         return entry
+    whole = False
     if pd.api.types.is_bool_dtype(dtype) or kind == "boolean":
         _bool(series, entry)
     elif isinstance(dtype, pd.CategoricalDtype):
@@ -168,17 +177,48 @@ def profile_column(series: pd.Series, name=None, override: str | None = None) ->
         values = series.to_numpy(dtype="float64", na_value=np.nan) if kind is None else \
             pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            _numeric(values[~np.isnan(values)], str(name), entry, float_dtype=pd.api.types.is_float_dtype(dtype) or kind == "numeric")
+            whole = _numeric(values[~np.isnan(values)], str(name), entry,
+                             float_dtype=pd.api.types.is_float_dtype(dtype) or kind == "numeric")
         if np.isinf(values).any():
             entry["notes"].append("contains infinite values (inf): they are left out of the analysis")
     else:
         _strings(series, str(name), entry)
     if entry["distinct"] == 1:
         entry["notes"].append("constant: every non-missing value is the same, so the column carries no information")
+    inferred = entry["level"]
     if override and override != entry["level"]:
         entry["reason"] = f"set by the caller (levels); inferred {entry['level'] or 'nothing'}: {entry['reason']}"
         entry["level"] = override
+    if whole:
+        use, note = model_use(str(name), inferred, entry["distinct"], override, list(entry["summary"].get("counts") or ()))
+        if use:
+            entry["in_models"] = use
+            entry["notes"].append(note)
     return entry
+
+
+def model_use(name: str, inferred: str | None, distinct: int, override: str | None, codes=()) -> tuple[str | None, str]:
+    """How a model uses a column of whole numbers: ``("categories" | "numbers", why)``, or
+    ``(None, "")`` when the column is not integer codes.
+
+    Integer codes (3 to :data:`MAX_CODES` whole numbers, profiled as ordinal or as counts)
+    are categories, ``C(x)``, unless the name says counts or ``levels`` says
+    ``interval``, ``ratio`` or ``count``. The assistant reads this wherever a model
+    takes the column; a correlation reads the codes as ordered values.
+    """
+    if inferred not in ("ordinal", "count") or not 3 <= distinct <= MAX_CODES:
+        return None, ""
+    if override and override not in NUMBER_LEVELS + ("nominal", "ordinal"):
+        return None, ""
+    shown = f"{distinct} integer codes" + (f" ({', '.join(map(str, codes))})" if codes else "")
+    if override in NUMBER_LEVELS:
+        return "numbers", (f"{shown}: models use them as a number, as levels says {override!r} "
+                           "(equal steps between the codes)")
+    if override is None and COUNT_NAME.search(name):
+        return "numbers", (f"{shown}: the name says counts, so models use them as a number; if they are codes "
+                           f"of categories, set levels={{{name!r}: 'nominal'}}")
+    return "categories", (f"{shown}: models use them as categories, C({name}); "
+                          f"set levels={{{name!r}: 'interval'}} to use them as a number")
 
 
 def _object_kind(series: pd.Series) -> str:
@@ -257,7 +297,8 @@ def _quantile_sorted(s: np.ndarray, q: float) -> float:
     return float(s[lo] + (s[hi] - s[lo]) * (pos - lo))
 
 
-def _numeric(vals: np.ndarray, name: str, entry: dict, float_dtype: bool):
+def _numeric(vals: np.ndarray, name: str, entry: dict, float_dtype: bool) -> bool:
+    """Level, reason and summary of numeric values; True when they are all whole numbers."""
     # One sort gives distinct values, their counts and the quartiles (faster than hashing).
     n = vals.size
     s = np.sort(vals)
@@ -316,8 +357,6 @@ def _numeric(vals: np.ndarray, name: str, entry: dict, float_dtype: bool):
             level = "count"
             reason = (f"non-negative whole numbers{' including 0' if vmin == 0 else ''} ({distinct} values, {plain(vmin)}..{plain(vmax)})"
                       f"{' and the name ' + repr(name) + ' says counts' if COUNT_NAME.search(name) else ''}: counts")
-            if distinct <= 5:
-                notes.append("few values: if these are codes of categories, set levels={%r: 'nominal'} (or 'ordinal')" % name)
         elif vmin >= 0:
             level, reason = "ratio", f"whole numbers with {distinct} distinct values, none negative: a quantity with a true zero"
         else:
@@ -336,6 +375,7 @@ def _numeric(vals: np.ndarray, name: str, entry: dict, float_dtype: bool):
     elif distinct > 2 and level != "identifier":
         summary["histogram"] = _histogram(s, vmin, vmax, is_int)
     entry["level"], entry["reason"], entry["summary"] = level, reason, summary
+    return is_int
 
 
 HIST_BINS = 12

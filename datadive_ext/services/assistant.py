@@ -18,13 +18,13 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
-import keyword
-import math
 import os
 import posixpath
 import uuid
 
-from cell_templates.literals import to_literal
+from cell_templates.errors import pointer
+from cell_templates.jsonsafe import json_safe
+from cell_templates.literals import identifier_problem, to_literal
 
 from ..errors import ApiError, Conflict, Invalid, NotFound, TooLarge
 
@@ -37,24 +37,6 @@ COLUMN_KEYS = ("outcome", "predictors", "between", "within", "covariates", "subj
 
 class KernelTimeout(ApiError):
     status, code = 504, "kernel_timeout"
-
-
-def _json_safe(value):
-    """Results as strict JSON: non-finite floats become None, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        try:
-            return _json_safe(value.item())
-        except (TypeError, ValueError):
-            return str(value)
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
 
 
 def design_columns(design: dict) -> list[str]:
@@ -170,7 +152,7 @@ def inline_frame(table: dict):
         data = table.get("data") or {}
         lengths = {name: len(values) for name, values in data.items()}
         first = next(iter(lengths.values()), 0)
-        errors += [{"path": "/source/table/data/" + name.replace("~", "~0").replace("/", "~1"), "message": f"has {n} values, the first column {first}"}
+        errors += [{"path": pointer(("source", "table", "data", name)), "message": f"has {n} values, the first column {first}"}
                    for name, n in lengths.items() if n != first][:20]
         if errors:
             raise Invalid("the inline table's columns differ in length", errors, code="invalid_table")
@@ -215,9 +197,7 @@ def _datadive_assistant_call():
 
 def check_variable(variable) -> str:
     """A kernel variable name: a plain ASCII identifier, not a keyword, not a dunder name."""
-    ok = (isinstance(variable, str) and variable.isascii() and variable.isidentifier()
-          and not keyword.iskeyword(variable) and not variable.startswith("__") and len(variable) <= 128)
-    if not ok:
+    if identifier_problem(variable, existing=True) is not None:
         raise Invalid("the variable must be a plain Python name such as df", [{"path": "/source/variable", "message": "is not a plain identifier"}], code="invalid_variable")
     return variable
 
@@ -245,7 +225,7 @@ async def run_in_kernel(km, kernel_id: str, code: str, expression: str, timeout:
             if remaining <= 0:
                 raise KernelTimeout(f"the kernel did not answer within {timeout:g} s (is it busy?)")
             try:
-                reply = await client._async_get_shell_msg(timeout=remaining)
+                reply = await client.get_shell_msg(timeout=remaining)
             except Exception:
                 raise KernelTimeout(f"the kernel did not answer within {timeout:g} s (is it busy?)") from None
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
@@ -328,9 +308,9 @@ class AssistantService:
                 raise Forbidden("reading a kernel's variables needs permission to execute code in it", code="kernel_forbidden")
             code, expression = kernel_code(source["variable"], function, kwargs)
             result = await run_in_kernel(self.km, source["kernel_id"], code, expression, self.kernel_timeout)
-            return _json_safe({**result, "source": {"kernel_id": source["kernel_id"], "variable": source["variable"]}})
+            return json_safe({**result, "source": {"kernel_id": source["kernel_id"], "variable": source["variable"]}})
         columns = None if function == "profile" else design_columns(design)
         df, info = await self._frame(source, user, columns)
         fn = getattr(assistant, function)
         result = await asyncio.get_running_loop().run_in_executor(None, lambda: fn(df, **kwargs))
-        return _json_safe({**result, "source": info} if isinstance(result, dict) else {"result": result, "source": info})
+        return json_safe({**result, "source": info} if isinstance(result, dict) else {"result": result, "source": info})
