@@ -11,6 +11,7 @@ import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 
 import { DatadiveError, TemplateDetail } from '../api';
 import { readProfile } from '../assistant/logic';
+import { clientSchema } from '../logic/clientSchema';
 import { columnFields } from '../logic/columns';
 import { errorSchemaFromErrors } from '../logic/errors';
 import { splitRequired } from '../logic/formSchema';
@@ -164,7 +165,11 @@ export function TemplateForm(props: {
     };
   }, [model]);
 
-  const schema = detail?.document.inputs ?? null;
+  // Patterns of templates that are not built in are checked by the server only (see clientSchema).
+  const schema = useMemo(
+    () => (detail ? clientSchema(detail.document.inputs, detail.source === 'builtin') : null),
+    [detail]
+  );
   const ui = useMemo(() => detail?.document.ui ?? {}, [detail]);
   const fields = useMemo(() => (schema ? columnFields(schema, ui) : { single: [], multiple: [] }), [schema, ui]);
   const split = useMemo(() => (schema ? splitRequired(schema, ui) : { required: [], optional: [] }), [schema, ui]);
@@ -216,7 +221,7 @@ export function TemplateForm(props: {
       return;
     }
     // Only values the form itself accepts go to the server (its errors would repeat the form's).
-    if (validator.validateFormData(formData, detail.document.inputs as any).errors.length) {
+    if (schema && validator.validateFormData(formData, schema as any).errors.length) {
       setPreview(null);
       return;
     }
