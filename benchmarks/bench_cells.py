@@ -11,15 +11,22 @@ browser would be), the median insert at 1000 cells: target at most 10 ms;
 beside it, on the same server, the same insert into a 1000-cell notebook
 nobody has open (written through the contents manager).
 
+Listing: the median ``GET .../cells`` of a notebook of 1,000 cells generated from
+50 user templates (every fifth at a newer version, so cells are ``generated`` and
+``outdated``), beside ``GET /api/contents/<nb>?content=1`` of the same notebook
+(what JupyterLab reads to open it). Target: at most 1.2x that GET.
+
 Run: ``python benchmarks/bench_cells.py [--quick]`` (``make bench`` runs every benchmark).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -36,6 +43,9 @@ QUICK_REPEATS = {10: 10, 100: 10, 1000: 5}
 LIVE_REPEATS, QUICK_LIVE_REPEATS = 30, 10
 TARGET = 0.5
 LIVE_TARGET_MS = 10.0
+LIST_CELLS, LIST_TEMPLATES = 1000, 50
+LIST_REPEATS, QUICK_LIST_REPEATS = 30, 10
+LIST_TARGET = 1.2
 
 
 def make_notebook(path: Path, n: int) -> None:
@@ -55,6 +65,67 @@ def median_ms(fn, repeats: int) -> float:
         fn()
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
+
+
+def _user_template(tid: str) -> dict:
+    """A user template of two cells (markdown and code) with a required ``column``."""
+    return {
+        "id": tid, "title": f"Count {tid}", "description": "Counts the rows of one column.", "category": "custom",
+        "inputs": {"type": "object", "required": ["column"], "properties": {
+            "df": {"type": "string", "default": "df"}, "column": {"type": "string", "minLength": 1},
+            "n": {"type": "integer", "minimum": 1, "default": 5}}},
+        "cells": [{"cell_type": "markdown", "source": "## Counting {{ column }}"},
+                  {"cell_type": "code", "source": "{{ df|ident }}[{{ column }}].head({{ n }})"}],
+        "examples": [{"inputs": {"column": "group"}}],
+    }
+
+
+def make_generated_notebook(srv: Server, path: Path, n: int, templates: int) -> None:
+    """``n`` cells generated from ``templates`` user templates created over the API (every fifth then gets a version 2)."""
+    rendered = []
+    for k in range(templates):
+        doc = _user_template(f"bench-count-{k:02d}")
+        status, body, _ = srv.call("POST", "api/datadive/templates", doc)
+        assert status == 201, body
+        status, body, _ = srv.call("POST", f"api/datadive/templates/{doc['id']}/render", {"inputs": {"column": f"c{k}"}})
+        assert status == 200, body
+        rendered.append(body["cells"])
+        if k % 5 == 0:
+            status, body, _ = srv.call("PUT", f"api/datadive/templates/{doc['id']}", dict(doc, description="v2"), headers={"If-Match": '"1"'})
+            assert status == 200, body
+    nb = nbformat.v4.new_notebook()
+    k = 0
+    while len(nb.cells) < n:
+        for cell in rendered[k % len(rendered)]:
+            cell = copy.deepcopy(cell)
+            cell["id"] = uuid.uuid4().hex[:8]
+            nb.cells.append(nbformat.from_dict(cell))
+        k += 1
+    nb.cells = nb.cells[:n]
+    nbformat.write(nb, path)
+
+
+def list_vs_contents_ms(srv: Server, pid: str, folder: str, name: str, repeats: int) -> tuple[float, float]:
+    """Median ``GET .../cells`` and median contents ``GET`` of the same notebook, interleaved."""
+    ours = f"api/datadive/projects/{pid}/notebooks/{quote(name)}/cells"
+    contents = f"api/contents/{folder}/{quote(name)}?content=1"
+
+    def listing():
+        status, body, _ = srv.call("GET", ours)
+        assert status == 200 and len(body["cells"]) == LIST_CELLS, status
+
+    def read():
+        status, body, _ = srv.call("GET", contents)
+        assert status == 200 and len(body["content"]["cells"]) == LIST_CELLS, status
+
+    mine, base = [], []
+    listing(), read()  # warm up (first read, caches)
+    for _ in range(repeats):
+        for fn, times in ((listing, mine), (read, base)):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(mine), statistics.median(base)
 
 
 async def _live_insert_ms(srv: Server, n: int, repeats: int = 30) -> tuple[float, float]:
@@ -173,6 +244,8 @@ def main() -> int:
             ok &= ratio <= TARGET
             rows.append((f"insert at {n} cells (ms)", mine, base, ratio))
             floors.append((n, floor, base))
+        make_generated_notebook(srv, srv.root / folder / "listed.ipynb", LIST_CELLS, LIST_TEMPLATES)
+        listed, read = list_vs_contents_ms(srv, pid, folder, "listed.ipynb", QUICK_LIST_REPEATS if args.quick else LIST_REPEATS)
     live_extensions = {"datadive_ext": True, "jupyter_server_ydoc": True, "jupyter_server_fileid": True}
     with Server(extensions=live_extensions, extra_args=["--SQLiteYStore.db_path=:memory:"]) as srv:
         live, closed = asyncio.run(_live_insert_ms(srv, 1000, QUICK_LIVE_REPEATS if args.quick else LIVE_REPEATS))
@@ -185,12 +258,17 @@ def main() -> int:
         print(f"{f'contents PUT alone at {n} (ms)':32} {floor:9.1f} {base:9.1f} {floor / base:7.2f}  (the save any insert must make)")
         emit(f"contents PUT alone (one save), {n}-cell notebook (median)", floor, "ms", baseline=base,
              baseline_label="client GET + PUT via /api/contents", target="- (floor of a write through the contents manager)", met=None)
+    list_ok = listed <= LIST_TARGET * read
+    print(f"{'list 1000 generated cells (ms)':32} {listed:9.1f} {read:9.1f} {listed / read:7.2f}  <= {LIST_TARGET}x contents GET "
+          f"{'ok' if list_ok else 'MISSED'}  (baseline: GET /api/contents of the same notebook)")
+    emit(f"GET .../cells, {LIST_CELLS:,} cells from {LIST_TEMPLATES} user templates (median)", listed, "ms", baseline=read,
+         baseline_label="GET /api/contents?content=1, same notebook", target=f"<= {LIST_TARGET}x baseline", met=list_ok)
     live_ok = live <= LIVE_TARGET_MS
     print(f"{'live-room insert at 1000 (ms)':32} {live:9.1f} {closed:9.1f} {live / closed:7.2f}  <= {LIVE_TARGET_MS} ms {'ok' if live_ok else 'MISSED'}"
           "  (baseline: the same insert into a 1000-cell notebook nobody has open)")
     emit("cell insert, 1000 cells, live room open (median)", live, "ms", baseline=closed,
          baseline_label="same insert, notebook not open (contents manager)", target=f"<= {LIVE_TARGET_MS:g} ms", met=live_ok)
-    return exit_code(ok and live_ok)
+    return exit_code(ok and live_ok and list_ok)
 
 
 if __name__ == "__main__":

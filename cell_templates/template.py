@@ -14,13 +14,18 @@ from .errors import InputError, TemplateError, pointer
 from .render import RenderError, compile_source, render_code, render_markdown
 from .schemas import load_schema
 from .validation import (
+    LINEAR_FORMATS,
     NO_REMOTE,
+    TRUSTED_FORMATS,
     FrozenList,
     InputValidator,
+    LinearInputValidator,
     apply_defaults,
     copy_json,
     fast_validator,
     iter_errors,
+    match_budget,
+    pattern_problems,
     ref_problems,
     value_problems,
 )
@@ -61,7 +66,7 @@ class Template:
     __slots__ = (
         "id", "version", "title", "description", "category", "tags", "language",
         "inputs", "ui", "cells", "requires", "locked", "examples", "assistant",
-        "_doc", "_validator", "_fast", "_compiled", "_input_names", "_verified", "_trusted", "_frozen",
+        "_doc", "_validator", "_fast", "_compiled", "_input_names", "_verified", "_trusted", "_linear", "_frozen",
     )
 
     def __init__(self, *a, **k):  # pragma: no cover - guard against direct construction
@@ -87,7 +92,7 @@ class Template:
     # -- construction -------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, doc, *, trusted: bool = False, checked: bool = False) -> "Template":
+    def from_dict(cls, doc, *, trusted: bool = False, checked: bool = False, linear: bool | None = None) -> "Template":
         """Validate ``doc`` fully and return a Template; raise ``TemplateError`` listing every problem.
 
         ``trusted`` is for documents that ship with the product or come from an
@@ -98,7 +103,14 @@ class Template:
         they were shipped (the built-in library, whose every document and
         example the test suite checks): loading skips the checks and compiles
         the sources on first use, so that starting a server stays fast.
+
+        ``linear`` (default: neither trusted nor checked) runs the input schema's
+        patterns (``pattern``, ``patternProperties``, ``format: regex`` values) on
+        RE2, a linear-time engine, and refuses at load any pattern RE2 cannot run,
+        with its path. A folder template is ``trusted=True, linear=True``: its
+        schema may be compiled, but not its patterns.
         """
+        linear = not (trusted or checked) if linear is None else bool(linear)
         if not isinstance(doc, dict):
             raise TemplateError("a template document must be a JSON object", [{"path": "", "message": "must be of type object"}])
         errors = [] if checked else value_problems(doc, max_depth=MAX_DOC_DEPTH)
@@ -111,6 +123,8 @@ class Template:
                 errors += iter_errors(_META_VALIDATOR, inputs_schema, ("inputs",))
                 if not errors:
                     errors += ref_problems(inputs_schema, ("inputs",))
+                if not errors and linear:
+                    errors += pattern_problems(inputs_schema, ("inputs",))
         except RecursionError:
             raise TemplateError("the template document is nested too deeply", [{"path": "/inputs", "message": "is nested too deeply"}]) from None
         if errors:
@@ -128,6 +142,7 @@ class Template:
         self._doc = doc
         self._input_names = tuple(sorted((inputs_schema.get("properties") or {}).keys()))
         self._trusted = trusted or checked
+        self._linear = linear
         self._compiled = self._verified = self._validator = self._fast = None
         for name in ("id", "version", "title", "description", "category", "language", "locked"):
             object.__setattr__(self, name, doc[name])
@@ -172,8 +187,12 @@ class Template:
         if errors:
             return errors
         inputs = self._doc["inputs"]
-        object.__setattr__(self, "_validator", InputValidator(inputs, format_checker=Draft202012Validator.FORMAT_CHECKER, registry=NO_REMOTE))
-        object.__setattr__(self, "_fast", fast_validator(inputs) if self._trusted else None)
+        if self._linear:
+            validator = LinearInputValidator(inputs, format_checker=LINEAR_FORMATS, registry=NO_REMOTE)
+        else:
+            validator = InputValidator(inputs, format_checker=TRUSTED_FORMATS, registry=NO_REMOTE)
+        object.__setattr__(self, "_validator", validator)
+        object.__setattr__(self, "_fast", fast_validator(inputs, patterns=not self._linear) if self._trusted else None)
         object.__setattr__(self, "_verified", tuple({} for _ in compiled))
         object.__setattr__(self, "_compiled", tuple(compiled))
         return []
@@ -184,6 +203,11 @@ class Template:
             if errors:
                 raise TemplateError(f"template {self.id} is invalid", errors)
 
+    @property
+    def prepared(self) -> bool:
+        """Whether the sources are compiled and the validators built (a first render does it)."""
+        return self._compiled is not None
+
     def to_dict(self) -> dict:
         """A plain, independent copy of the document (with ``version``)."""
         return copy.deepcopy(self._doc)
@@ -192,7 +216,7 @@ class Template:
         """The same document under another version number (used by stores)."""
         doc = self.to_dict()
         doc["version"] = version
-        return Template.from_dict(doc, trusted=self._trusted)
+        return Template.from_dict(doc, trusted=self._trusted, linear=self._linear)
 
     # -- inputs -------------------------------------------------------------
 
@@ -209,7 +233,11 @@ class Template:
         values = apply_defaults(self._doc["inputs"], copy_json(inputs))
         if self._fast is not None and self._fast(values):
             return values
-        errors = iter_errors(self._validator, values)
+        if self._linear:
+            with match_budget():  # the patterns of one input set share a bounded number of RE2 steps
+                errors = iter_errors(self._validator, values)
+        else:
+            errors = iter_errors(self._validator, values)
         if errors:
             raise InputError(f"{len(errors)} invalid input{'s' if len(errors) > 1 else ''}", errors)
         return values

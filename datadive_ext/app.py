@@ -27,14 +27,18 @@ class DatadiveApp(ExtensionApp):
         `datadive/datadive.sqlite` in the Jupyter data directory, computed when the
         extension starts. `:memory:` keeps everything in memory (lost on stop).""",
     )
-    template_paths = List(
+    template_folders = List(
         Unicode(),
         default_value=[],
         config=True,
         help="""Folders of template documents (`*.json`, one template each) offered
-        read-only as the `path` source, e.g. an organisation's shared library. A file
-        whose id is already taken by a built-in template is skipped with a warning.
-        Changes to the folders are picked up on the next request.""",
+        read-only as the `path` source, e.g. an organisation's shared library. Empty
+        (the default): none. A file whose id is already taken by a built-in or user
+        template is skipped with a warning. The folders are listed at most every
+        0.5 s; a changed file is read and validated in the background, and requests
+        see it once that is done (until then, the previous state). Formerly
+        `template_paths`, renamed without an alias (the project is 0.x) because
+        ExtensionApp has a Jinja trait of that name.""",
     )
     projects_dir = Unicode(
         "projects",
@@ -130,7 +134,13 @@ class DatadiveApp(ExtensionApp):
         self.store = Store(self.resolved_db_path(), busy_timeout=self.db_busy_timeout)
         self.store.migrate()
         self.single_user = self._single_user()
-        self.templates = TemplateService(self.store, self.template_paths, self.log, admins=self.admin_users)
+        self.templates = TemplateService(self.store, self.template_folders, self.log, admins=self.admin_users)
+        self.templates.start()  # the first read of the template folders, in the worker pool
+        if "template_paths" in (self.config.get("DatadiveApp") or {}):
+            self.log.warning(
+                "DatadiveApp.template_paths is ExtensionApp's Jinja setting, not a template folder: "
+                "the folders of template documents are DatadiveApp.template_folders (renamed in 0.x)"
+            )
         self.projects = ProjectService(
             self.store,
             self.serverapp.contents_manager,
@@ -203,6 +213,6 @@ class DatadiveApp(ExtensionApp):
 
     async def _on_contents_event(self, logger, schema_id, data):
         if data.get("action") == "rename" and data.get("source_path") and data.get("path"):
-            moved = self.projects.follow_rename(data["source_path"], data["path"])
+            moved = await self.projects.follow_rename_async(data["source_path"], data["path"])
             if moved:
                 self.log.info("Datadive: followed rename %s -> %s (%d project(s))", data["source_path"], data["path"], moved)

@@ -7,6 +7,7 @@ import io
 import random
 
 import nbformat
+from jupyter_core.utils import ensure_async
 
 from cell_templates import builtin_templates
 
@@ -51,16 +52,10 @@ async def seed_demo(projects, user: str, log=None) -> str | None:
         return None
     project = await projects.create(user, DEMO_NAME, "A small generated data set and an analysis built from cell templates.")
     cm = projects.cm
-    await _maybe(cm.save({"type": "file", "format": "text", "content": demo_csv()}, f"{project['path']}/{DATA_FILE}"))
+    await ensure_async(cm.save({"type": "file", "format": "text", "content": demo_csv()}, f"{project['path']}/{DATA_FILE}"))
     nb = demo_notebook()
-    nb.metadata.update(projects._new_notebook().metadata)
-    await _maybe(cm.save({"type": "notebook", "format": "json", "content": nb}, f"{project['path']}/analysis.ipynb"))
+    nb.metadata.update(projects.new_notebook().metadata)
+    await ensure_async(cm.save({"type": "notebook", "format": "json", "content": nb}, f"{project['path']}/analysis.ipynb"))
     if log:
         log.info("Datadive: created the demo project at %s", project["path"])
     return project["id"]
-
-
-async def _maybe(result):
-    if hasattr(result, "__await__"):
-        return await result
-    return result

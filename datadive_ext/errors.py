@@ -110,6 +110,40 @@ def environment_error(exc: BaseException) -> ApiError | None:
     return None
 
 
+def contents_error(exc: BaseException, *, reading: bool) -> ApiError | None:
+    """The client error for a contents-manager failure on a notebook, or None (a bug: 500).
+
+    The caller has checked that the notebook exists. jupyter_server's file manager
+    writes a notebook in place (after a backup copy), and a reader that finds it
+    half-written renames it and puts the backup back, so clients of the contents API
+    reading or writing a notebook while we use it can make our read or write fail
+    part-way. That is a retryable condition, not a server error:
+
+    - the read of an existing notebook refused as a bad request (HTTP 400: the file
+      is not a readable notebook right now): 409 ``notebook_unreadable``;
+    - the file gone in the middle (HTTP 404, or a ``FileNotFoundError`` among the
+      causes): 503 ``notebook_busy``;
+
+    both with ``Retry-After``. A full disk or a folder that cannot be written keep
+    their own answers (``environment_error``). The status codes and exception
+    classes decide; no upstream message text is matched.
+    """
+    if isinstance(exc, ApiError):
+        return None
+    mapped = environment_error(exc)
+    if mapped is not None:
+        return mapped
+    status = getattr(exc, "status_code", None)
+    retry = {"Retry-After": RETRY_AFTER}
+    if reading and status == 400:
+        return Conflict("the notebook file cannot be read as a notebook; another client may be writing it: retry",
+                        [{"path": "", "message": "the file is not a readable notebook right now"}], code="notebook_unreadable", headers=retry)
+    if status == 404 or any(isinstance(c, FileNotFoundError) for c in _causes(exc)):
+        return Unavailable("the notebook file was moved away while it was read or written (another client is writing it): retry",
+                           [{"path": "", "message": "the file is being replaced"}], code="notebook_busy", headers=retry)
+    return None
+
+
 _LIBRARY_STATUS = {
     TemplateError: 400,
     InputError: 400,

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
+from .offload import run_blocking
+
+T = TypeVar("T")
 
 
 def utcnow() -> str:
@@ -145,30 +150,58 @@ class Database:
 
 
 class Store:
-    """The one SQLite connection of the extension, used from the server's event loop thread."""
+    """The extension's SQLite file: one writing connection, one reading connection.
+
+    - **Writes** run in transactions (``BEGIN IMMEDIATE`` ... ``COMMIT``) on the
+      writing connection, one at a time (a re-entrant lock). ``BEGIN IMMEDIATE``
+      can wait up to ``busy_timeout`` for a lock another process holds on the file,
+      so code on the event loop writes through ``await write(fn, ...)`` (the whole
+      transaction in the worker pool of ``datadive_ext.offload``) or, when the
+      transaction must run on the loop thread itself (a live document edited inside
+      it), through ``await write_now(fn, ...)``, which waits for the lock off the
+      loop and then takes it without waiting.
+    - **Reads** outside a transaction use the reading connection: in WAL mode a
+      reader never waits for a writer, and never sees a transaction that has not
+      committed. A read inside a transaction of the same thread uses the writing
+      connection, so it sees that transaction's own changes.
+
+    An in-memory store (``:memory:``) has the one connection for both.
+    """
 
     def __init__(self, path: str | Path, busy_timeout: float = 1.0):
         self.path = str(path)
-        if self.path != ":memory:":
+        self.busy_timeout = busy_timeout
+        memory = self.path == ":memory:"
+        if not memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-        self.db = Database(conn)
+        self.db = Database(self._connect())
         self._lock = threading.RLock()
-        self.db.execute("PRAGMA foreign_keys = ON")
-        # Waiting for another process's lock blocks the event loop: keep the wait short
-        # and answer 503 with Retry-After when it runs out (errors.environment_error).
-        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        if self.path != ":memory:":
+        self._owner: int | None = None  # the thread whose transaction is open on ``db``
+        if not memory:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
+            self._reader = Database(self._connect())
+            self._reader.execute("PRAGMA query_only = ON")
+            self._read_lock = threading.Lock()
+        else:
+            self._reader, self._read_lock = self.db, self._lock
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        # How long a statement waits for a lock another process holds before failing
+        # (answered 503 with Retry-After: errors.environment_error).
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        return conn
 
     # -- migrations ----------------------------------------------------------
 
     def schema_version(self) -> int:
-        if "schema_migrations" not in self.db.table_names():
-            return 0
-        row = self.db.execute("SELECT max(version) FROM schema_migrations").fetchone()
-        return row[0] or 0
+        with self._lock:
+            if "schema_migrations" not in self.db.table_names():
+                return 0
+            row = self.db.execute("SELECT max(version) FROM schema_migrations").fetchone()
+            return row[0] or 0
 
     def migrate(self, target: int | None = None) -> int:
         """Apply pending migrations up to ``target`` (default: all). Returns the new version."""
@@ -184,52 +217,168 @@ class Store:
                     self.db.insert("schema_migrations", {"version": version, "applied_at": utcnow()})
             return self.schema_version()
 
-    # -- helpers ---------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------
 
-    def transaction(self):
-        return _Transaction(self)
+    def _reading(self) -> tuple[Database, threading.Lock | threading.RLock]:
+        if self._owner == threading.get_ident():
+            return self.db, self._lock  # inside this thread's transaction: see its changes
+        return self._reader, self._read_lock
 
     def query(self, sql: str, params=()) -> list[dict]:
-        return list(self.db.query(sql, params))
+        db, lock = self._reading()
+        with lock:
+            return list(db.query(sql, params))
 
     def one(self, sql: str, params=()) -> dict | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
+    # -- writing -------------------------------------------------------------------
+
+    def transaction(self):
+        """``with store.transaction():`` on the calling thread (blocking: use it in a worker, or see ``write``)."""
+        return _Transaction(self)
+
     def execute(self, sql: str, params=()):
-        return self.db.execute(sql, params)
+        """One statement on the writing connection (inside the caller's transaction when there is one)."""
+        with self._lock:
+            return self.db.execute(sql, params)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` inside one transaction, run in the worker pool.
+
+        A wait for another process's lock (up to ``busy_timeout``) then stalls no
+        request; the result or the exception of ``fn`` comes back to the caller.
+        """
+        return await run_blocking(self._in_transaction, fn, args)
+
+    def _in_transaction(self, fn, args):
+        with self.transaction():
+            return fn(*args)
+
+    async def write_now(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` inside one transaction on the calling thread, with nothing awaited in between.
+
+        For a change that must happen on the event loop while the database's write
+        lock is held (a live shared document: its edit and its journal rows commit
+        together or not at all). The lock is only ever taken here when it is free at
+        once; while another thread or process holds it, the wait (at most
+        ``busy_timeout``) happens in the worker pool, and then this tries again.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            transaction = self._try_transaction()
+            if transaction is not None:
+                with transaction:
+                    return fn(*args)
+            await run_blocking(self._in_transaction, _nothing, ())  # raises when busy_timeout runs out
+            if time.monotonic() > deadline:  # free each time it was waited for, taken again each time it was tried
+                raise _busy()
+
+    def _try_transaction(self) -> _Transaction | None:
+        """An open transaction taken without waiting, or None when the lock is held elsewhere."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        if self.db.conn.in_transaction:  # this thread's own transaction: join it
+            return _Transaction(self, joined=True)
+        try:
+            begun = self._begin_without_waiting()
+        except BaseException:
+            self._lock.release()
+            raise
+        if not begun:
+            self._lock.release()
+            return None
+        return _Transaction(self, begun=True)
+
+    def _begin_without_waiting(self) -> bool:
+        self.db.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return False
+            raise
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    # -- the whole file --------------------------------------------------------------
+
+    def set_trace_callback(self, callback: Callable[[str], Any] | None) -> None:
+        """``sqlite3``'s trace callback on every connection (each statement's text; None: off)."""
+        with self._lock:
+            self.db.conn.set_trace_callback(callback)
+        if self._reader is not self.db:
+            with self._read_lock:
+                self._reader.conn.set_trace_callback(callback)
 
     def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        with self._lock:
+            return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     def close(self) -> None:
         with self._lock:
+            if self._reader is not self.db:
+                with self._read_lock:
+                    self._reader.conn.close()
             self.db.conn.close()
 
 
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); re-entrant."""
+def _nothing() -> None:
+    return None
 
-    def __init__(self, store: Store):
+
+def _busy() -> sqlite3.OperationalError:
+    """The error SQLite raises when ``busy_timeout`` runs out (answered 503 by ``errors.environment_error``)."""
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode, error.sqlite_errorname = sqlite3.SQLITE_BUSY, "SQLITE_BUSY"
+    return error
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); re-entrant on one thread.
+
+    ``begun``: the lock is held and the transaction open already (``Store._try_transaction``);
+    ``joined``: the lock is held (once more) inside this thread's open transaction.
+    """
+
+    def __init__(self, store: Store, *, begun: bool = False, joined: bool = False):
         self.store = store
-        self.outer = False
+        self.outer = begun
+        self.held = begun or joined
 
     def __enter__(self):
-        self.store._lock.acquire()
-        conn = self.store.db.conn
-        if not conn.in_transaction:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except BaseException:  # busy / locked: no transaction, and no lock held either
-                self.store._lock.release()
-                raise
-            self.outer = True
-        return self.store
+        store = self.store
+        if not self.held:
+            store._lock.acquire()
+            if not store.db.conn.in_transaction:
+                try:
+                    store.db.conn.execute("BEGIN IMMEDIATE")
+                except BaseException:  # busy / locked: no transaction, and no lock held either
+                    store._lock.release()
+                    raise
+                self.outer = True
+        if self.outer:
+            store._owner = threading.get_ident()
+        return store
 
     def __exit__(self, exc_type, exc, tb):
+        store = self.store
         try:
             if self.outer:
-                self.store.db.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+                conn = store.db.conn
+                if exc_type is not None:
+                    conn.execute("ROLLBACK")
+                else:
+                    try:
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:  # a COMMIT refused (busy, disk full) leaves it open
+                            conn.execute("ROLLBACK")
+                        raise
         finally:
-            self.store._lock.release()
+            if self.outer:
+                store._owner = None
+            store._lock.release()
         return False

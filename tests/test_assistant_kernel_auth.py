@@ -3,7 +3,7 @@
 import pytest
 from jupyter_server.auth.authorizer import Authorizer
 
-from conftest import assert_error, base_config
+from datadive_testing import assert_error, base_config
 
 
 class NoKernelExecute(Authorizer):
@@ -20,7 +20,7 @@ async def test_kernel_source_needs_execute_permission(api, jp_serverapp):
     kid = await jp_serverapp.kernel_manager.start_kernel()
     try:
         r = await api("POST", "assistant", "profile", body={"source": {"kernel_id": kid, "variable": "df"}})
-        assert_error(r, 403, "kernel_forbidden")
+        assert_error(r, 403, "kernel_forbidden", [])
         table = {"columns": ["y"], "rows": [[1.0], [2.0], [3.0]]}
         ok = await api("POST", "assistant", "profile", body={"source": {"table": table}})
         assert ok.status == 200, ok.text  # other sources need no kernel permission

@@ -40,7 +40,7 @@ from typing import Awaitable, Callable
 
 import nbformat
 import pytest
-from conftest import multi_user_config
+from datadive_testing import multi_user_config
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "openapi.json"
 VERBS = ("get", "put", "post", "delete", "patch")
@@ -423,6 +423,8 @@ def error_shape_problems(reply) -> list[str]:
         return [f"empty message or errors not a list: {reply.text[:200]}"]
     if not str(reply.headers.get("Content-Type", "")).startswith("application/json"):
         return [f"Content-Type {reply.headers.get('Content-Type')}"]
+    if body["errors"] != []:  # who may do what is about no field of the request
+        return [f"error paths {[e.get('path') for e in body['errors']]}, expected none: {reply.text[:200]}"]
     return []
 
 

@@ -16,7 +16,7 @@ import urllib.parse
 
 import nbformat
 import pytest
-from conftest import assert_error, counting_template_doc, multi_user_config
+from datadive_testing import UNSETTLED_PATHS, assert_error, counting_template_doc, max_in_flight, multi_user_config
 
 from datadive_ext.openapi import body_validator
 
@@ -37,7 +37,7 @@ async def ok(reply, status=200):
 
 
 def user_doc(tid="counting", **changes) -> dict:
-    """The shared counting template (conftest.counting_template_doc)."""
+    """The shared counting template (datadive_testing.counting_template_doc)."""
     return counting_template_doc(tid, **changes)
 
 
@@ -191,8 +191,8 @@ async def new_book(api, jp_root_dir, name="analysis.ipynb", user=None, project=N
     return Book(api, project["id"], name, file, user=user)
 
 
-async def unchanged(book, before: bytes, reply, status, code, paths=None):
-    """An error answer that left the file byte for byte as it was."""
+async def unchanged(book, before: bytes, reply, status, code, paths):
+    """An error answer (status, code and error paths) that left the file byte for byte as it was."""
     assert_error(reply, status, code, paths)
     assert book.raw() == before, "a refused request changed the file"
     await book.check()
@@ -392,8 +392,8 @@ async def test_insert_a_specific_template_version(api, jp_root_dir):
 
     before = book.raw()
     await unchanged(book, before, await book.insert({"template": {"id": "versioned", "version": 3}, "inputs": {"column": "a"}}),
-                    404, "version_not_found")
-    await unchanged(book, before, await book.insert({"template": {"id": "no-such-template"}, "inputs": {}}), 404, "template_not_found")
+                    404, "version_not_found", UNSETTLED_PATHS)  # the server says "/version"; the field is /template/version
+    await unchanged(book, before, await book.insert({"template": {"id": "no-such-template"}, "inputs": {}}), 404, "template_not_found", [])
 
 
 async def test_insert_invalid_bodies_and_positions(api, jp_root_dir):
@@ -419,20 +419,19 @@ async def test_insert_invalid_bodies_and_positions(api, jp_root_dir):
     ]
     for body, status, code, paths in cases:
         await unchanged(book, before, await book.insert(body), status, code, paths)
-    # Bodies the schema refuses (the position/type checks of CellInsert).
-    for body in (
-        {"cell_type": "sql", "source": "x"},
-        {"cell_type": "code", "source": 3},
-        {"cell_type": "code", "source": "x", "index": -1},
-        {"cell_type": "code", "source": "x", "index": "0"},
-        {"template": {"id": "overview"}, "cell_type": "code"},
-        {"template": {"id": "overview", "version": 0}},
-        {"source": "no type"},
-        {},
+    # Bodies the schema refuses (the position/type checks of CellInsert), each at the field it blames.
+    for body, paths in (
+        ({"cell_type": "sql", "source": "x"}, ["/cell_type"]),
+        ({"cell_type": "code", "source": 3}, ["/source"]),
+        ({"cell_type": "code", "source": "x", "index": -1}, ["/index"]),
+        ({"cell_type": "code", "source": "x", "index": "0"}, ["/index"]),
+        ({"template": {"id": "overview"}, "cell_type": "code"}, ["/cell_type"]),
+        ({"template": {"id": "overview", "version": 0}}, ["/template/version"]),
+        ({"source": "no type"}, ["/cell_type"]),
+        ({}, ["/template"]),
     ):
         reply = await book.insert(body)
-        assert_error(reply, 400, "invalid")
-        assert reply.json["errors"], reply.json
+        assert_error(reply, 400, "invalid", paths)
         assert book.raw() == before
     await book.check()
 
@@ -556,7 +555,8 @@ async def test_upgrade_to_latest_revalidates_inputs(api, jp_root_dir):
     _, nb = await book.check()
     assert [c.metadata["datadive"]["version"] for c in nb.cells] == [2, 1]
     before = book.raw()
-    await unchanged(book, before, await book.patch(stay["id"], {"template_version": 9}), 404, "version_not_found")
+    await unchanged(book, before, await book.patch(stay["id"], {"template_version": 9}), 404, "version_not_found",
+                    UNSETTLED_PATHS)  # the server says "/version"; the field is /template_version
 
 
 async def test_regenerate_with_invalid_inputs_lists_paths(api, jp_root_dir):
@@ -584,13 +584,14 @@ async def test_edit_source_and_plain_cell_rules(api, jp_root_dir):
     before = book.raw()
     # Inputs on a plain cell: it was not made from a template.
     await unchanged(book, before, await book.patch(p["id"], {"inputs": {"column": "a"}}), 400, "not_generated", ["/inputs"])
-    await unchanged(book, before, await book.patch(md["id"], {"template_version": "latest"}), 400, "not_generated")
+    await unchanged(book, before, await book.patch(md["id"], {"template_version": "latest"}), 400, "not_generated",
+                    UNSETTLED_PATHS)  # the server says "/inputs"; the body's field is /template_version
     # Source together with inputs, or an empty / unknown body.
     await unchanged(book, before, await book.patch(gen["id"], {"source": "x", "inputs": {}}), 400, "invalid", ["/source"])
-    await unchanged(book, before, await book.patch(gen["id"], {}), 400, "invalid")
+    await unchanged(book, before, await book.patch(gen["id"], {}), 400, "invalid", [""])
     await unchanged(book, before, await book.patch(gen["id"], {"cell_type": "markdown"}), 400, "invalid", ["/cell_type"])
     await unchanged(book, before, await book.patch(gen["id"], {"source": 3}), 400, "invalid", ["/source"])
-    await unchanged(book, before, await book.patch(gen["id"], {"template_version": "newest"}), 400, "invalid")
+    await unchanged(book, before, await book.patch(gen["id"], {"template_version": "newest"}), 400, "invalid", ["/template_version"])
 
 
 # -- delete, move, reorder ------------------------------------------------------------------------
@@ -607,7 +608,7 @@ async def test_delete(api, jp_root_dir):
     listed, nb = await book.check()
     assert [x.id for x in nb.cells] == [a["id"], c["id"]]
     before = book.raw()
-    await unchanged(book, before, await book.delete(b["id"]), 404, "cell_not_found")
+    await unchanged(book, before, await book.delete(b["id"]), 404, "cell_not_found", [])
     for cell in (a, c):
         assert (await book.delete(cell["id"])).status == 204
         await book.check()
@@ -641,13 +642,14 @@ async def test_move_by_index_after_and_before(api, jp_root_dir):
         (a, {"index": 4}, 400, "invalid_position", ["/index"]),  # 4 cells: 0..3
         (a, {"after": "ghost"}, 400, "invalid_position", ["/after"]),
         (a, {"before": "ghost"}, 400, "invalid_position", ["/before"]),
-        ({"id": "ghost"}, {"index": 0}, 404, "cell_not_found", None),
+        ({"id": "ghost"}, {"index": 0}, 404, "cell_not_found", []),
     ]
     for cell, body, status, code, paths in cases:
         await unchanged(book, before, await book.move(cell["id"], body), status, code, paths)
-    for body in ({"index": 0, "after": b["id"]}, {"after": b["id"], "before": c["id"]}, {}, {"index": -1}, {"to": 1}):
+    for body, paths in (({"index": 0, "after": b["id"]}, [""]), ({"after": b["id"], "before": c["id"]}, [""]), ({}, [""]),
+                        ({"index": -1}, ["/index"]), ({"to": 1}, ["/to"])):
         reply = await book.move(a["id"], body)
-        assert_error(reply, 400, "invalid")
+        assert_error(reply, 400, "invalid", paths)
         assert book.raw() == before
     await book.check()
 
@@ -668,23 +670,23 @@ async def test_reorder(api, jp_root_dir):
     await book.check()
 
     before = book.raw()
-    bad = [
-        ids[:3],  # one missing
-        ids + [ids[0]],  # a duplicate
-        ids[:3] + [ids[0]],  # right length, one duplicated, one missing
-        ids[:3] + ["ghost"],  # an unknown id
-        ids + ["ghost"],
-        [],
+    bad = [  # (order, error paths, the cells it names as missing)
+        (ids[:3], ["/order", "/order"], [ids[3]]),  # one missing
+        (ids + [ids[0]], ["/order"], []),  # a duplicate
+        (ids[:3] + [ids[0]], ["/order", "/order"], [ids[3]]),  # right length, one duplicated, one missing
+        (ids[:3] + ["ghost"], ["/order", "/order", "/order/3"], [ids[3]]),  # an unknown id
+        (ids + ["ghost"], ["/order", "/order/4"], []),
+        ([], ["/order"] * 5, ids),
     ]
-    for order in bad:
+    for order, paths, missing in bad:
         reply = await book.order(order)
-        await unchanged(book, before, reply, 400, "invalid_order")
-        assert all(e["path"] == "/order" or e["path"].startswith("/order/") for e in reply.json["errors"]), reply.json
-    unknown = await book.order(ids[:3] + ["ghost"])
-    assert "/order/3" in {e["path"] for e in unknown.json["errors"]}
-    for body in ({"order": "abcd"}, {"order": [1, 2, 3, 4]}, {}, {"order": ids, "extra": 1}):
+        await unchanged(book, before, reply, 400, "invalid_order", paths)
+        named = [e["message"].removeprefix("missing ") for e in reply.json["errors"] if e["message"].startswith("missing ")]
+        assert sorted(named) == sorted(missing), reply.json["errors"]
+    for body, paths in (({"order": "abcd"}, ["/order"]), ({"order": [1, 2, 3, 4]}, ["/order/0", "/order/1", "/order/2", "/order/3"]),
+                        ({}, ["/order"]), ({"order": ids, "extra": 1}, ["/extra"])):
         reply = await book.call("PUT", "cells", "order", body=body)
-        assert_error(reply, 400, "invalid")
+        assert_error(reply, 400, "invalid", paths)
         assert book.raw() == before
 
 
@@ -708,7 +710,7 @@ async def test_unknown_cell_notebook_and_project(api, jp_root_dir):
         ("DELETE", ("cells", "ghost"), None),
         ("POST", ("cells", "ghost", "move"), {"index": 0}),
     ):
-        await unchanged(book, before, await book.call(method, *segments, body=body), 404, "cell_not_found")
+        await unchanged(book, before, await book.call(method, *segments, body=body), 404, "cell_not_found", [])
 
     routes = [
         ("GET", ("cells",), None),
@@ -725,14 +727,14 @@ async def test_unknown_cell_notebook_and_project(api, jp_root_dir):
     for nb in ("missing.ipynb", "sub/missing.ipynb", "data.csv"):
         for method, segments, body in routes:
             reply = await api(method, "projects", book.pid, "notebooks", nb, *segments, body=body)
-            assert_error(reply, 404, "notebook_not_found")
+            assert_error(reply, 404, "notebook_not_found", [])
     assert not (book.file.parent / "missing.ipynb").exists()
     assert (book.file.parent / "data.csv").read_text() == "a,b\n1,2\n"
     for method, segments, body in routes:
         reply = await api(method, "projects", "000000000000", "notebooks", book.nb, *segments, body=body)
-        assert_error(reply, 404, "project_not_found")
+        assert_error(reply, 404, "project_not_found", [])
         reply = await api(method, "projects", book.pid, "notebooks", "../escape.ipynb", *segments, body=body)
-        assert reply.status in (400, 404), reply.text
+        assert_error(reply, 400, "invalid_path", ["/nb"])
     assert book.raw() == before
 
 
@@ -766,8 +768,8 @@ async def test_too_large_body(api, jp_root_dir):
     a = await book.code("a")
     before = book.raw()
     big = "x" * (3 * 1024 * 1024)
-    await unchanged(book, before, await book.insert({"cell_type": "code", "source": big}), 413, "too_large")
-    await unchanged(book, before, await book.patch(a["id"], {"source": big}), 413, "too_large")
+    await unchanged(book, before, await book.insert({"cell_type": "code", "source": big}), 413, "too_large", [])
+    await unchanged(book, before, await book.patch(a["id"], {"source": big}), 413, "too_large", [])
 
 
 async def test_if_match_on_every_write(api, jp_root_dir):
@@ -813,11 +815,11 @@ async def test_if_match_on_every_write(api, jp_root_dir):
 
 
 async def test_template_cell_metadata_that_is_not_nbformat_is_a_client_error(api, jp_root_dir):
-    """A user template whose cell metadata is not valid nbformat: refused with a 4xx, never a 500.
+    """A user template whose cell metadata is not valid nbformat: refused with a 400, never a 500.
 
     The template schema allows any object as a cell's extra metadata, but nbformat
-    wants ``tags`` to be a list of strings. Whether the template (POST / PUT) or the
-    insert / upgrade is refused, the answer is a client error, the file is
+    wants ``tags`` to be a list of strings. The template (POST) or its new version
+    (PUT) is refused with ``invalid_template`` at the metadata's path; the file is
     untouched and no phantom cell shows up later.
     """
     book = await new_book(api, jp_root_dir)
@@ -826,13 +828,10 @@ async def test_template_cell_metadata_that_is_not_nbformat_is_a_client_error(api
     doc = one_cell_doc("bad-tags")
     doc["cells"][0]["metadata"] = {"tags": "not-a-list"}
     created = await api("POST", "templates", body=doc)
-    if created.status == 201:
-        reply = await book.insert({"template": {"id": "bad-tags"}, "inputs": {"column": "a"}})
-        assert 400 <= reply.status < 500, (reply.status, reply.text)
-        assert book.raw() == before
-    else:
-        assert_error(created, 400, "invalid_template")
-    await book.check()
+    assert_error(created, 400, "invalid_template", ["/cells/0/metadata"])  # refused when the template is made
+    assert_error(await api("GET", "templates", "bad-tags"), 404, "template_not_found", [])
+    reply = await book.insert({"template": {"id": "bad-tags"}, "inputs": {"column": "a"}})
+    await unchanged(book, before, reply, 404, "template_not_found", [])
     assert book.sources() == ["a"]
 
     # The same through an upgrade: v1 is fine, v2 carries the bad metadata.
@@ -842,12 +841,13 @@ async def test_template_cell_metadata_that_is_not_nbformat_is_a_client_error(api
     v2 = one_cell_doc("later-bad", source="x = {{ column }}  # v2")
     v2["cells"][0]["metadata"] = {"tags": "not-a-list"}
     put = await api("PUT", "templates", "later-bad", body=v2, headers={"If-Match": '"1"'})
-    if put.status == 200:
-        reply = await book.patch(cell["id"], {"template_version": "latest"})
-        assert 400 <= reply.status < 500, (reply.status, reply.text)
-    else:
-        assert_error(put, 400, "invalid_template")
+    assert_error(put, 400, "invalid_template", ["/cells/0/metadata"])  # no version 2 is made
     assert book.raw() == before
+    assert [v["version"] for v in (await ok(await api("GET", "templates", "later-bad", "versions")))["items"]] == [1]
+    reply = await book.patch(cell["id"], {"template_version": "latest"})  # latest is still v1: nothing to change
+    await ok(reply)
+    assert (reply.json["version"], reply.json["state"]) == (1, "generated")
+    assert book.read().cells[1].source == "x = 'a'  # v1"
     await book.check()
     # The next write persists only what it should.
     await book.code("b")
@@ -894,7 +894,7 @@ async def test_an_unreadable_notebook_is_a_retryable_conflict(api, jp_root_dir):
     book.file.write_bytes(good[: len(good) // 2])  # what a reader sees in the middle of an in-place write
     torn = book.raw()
     for reply in (await book.insert({"cell_type": "code", "source": "x = 1"}), await book.call("GET", "cells")):
-        assert_error(reply, 409, "notebook_unreadable")
+        assert_error(reply, 409, "notebook_unreadable", [""])
         assert reply.headers["Retry-After"] == "1"
     assert book.raw() == torn
     book.file.write_bytes(good)
@@ -1064,14 +1064,14 @@ async def test_undo_refusals(api, jp_root_dir):
     first = await ok(await book.undo(move["id"]))
     await book.check()
     before = book.raw()
-    await unchanged(book, before, await book.undo(move["id"]), 409, "already_undone")
+    await unchanged(book, before, await book.undo(move["id"]), 409, "already_undone", [])
     # An undo cannot itself be undone.
-    await unchanged(book, before, await book.undo(first["operations"][0]), 409, "not_undoable")
+    await unchanged(book, before, await book.undo(first["operations"][0]), 409, "not_undoable", [])
 
     # The cell no longer matches the operation's after-state.
     await ok(await book.patch(b["id"], {"source": "b, changed later"}))
     before = book.raw()
-    await unchanged(book, before, await book.undo(insert_b["id"]), 409, "cell_changed")  # inserted, then edited
+    await unchanged(book, before, await book.undo(insert_b["id"]), 409, "cell_changed", [])  # inserted, then edited
 
     await ok(await book.patch(gen["id"], {"inputs": {"column": "age"}}))
     regen = (await book.history())[0]
@@ -1079,19 +1079,19 @@ async def test_undo_refusals(api, jp_root_dir):
     nb.cells[1].source += "\n# edited in JupyterLab"
     write_nb(book.file, nb)
     before = book.raw()
-    await unchanged(book, before, await book.undo(regen["id"]), 409, "cell_changed")  # re-generated, then edited by hand
+    await unchanged(book, before, await book.undo(regen["id"]), 409, "cell_changed", [])  # re-generated, then edited by hand
 
     await ok(await book.move(a["id"], {"index": 0}))
     move2 = (await book.history())[0]
     await ok(await book.move(b["id"], {"index": 0}))  # a is no longer where the move put it
     before = book.raw()
-    await unchanged(book, before, await book.undo(move2["id"]), 409, "cell_changed")
+    await unchanged(book, before, await book.undo(move2["id"]), 409, "cell_changed", [])
 
     assert (await book.delete(gen["id"])).status == 204
     delete = (await book.history())[0]
     edit_of_gen = [i for i in await book.history() if i["op"] == "regenerate"][0]
     before = book.raw()
-    await unchanged(book, before, await book.undo(edit_of_gen["id"]), 409, "cell_changed")  # the cell is gone
+    await unchanged(book, before, await book.undo(edit_of_gen["id"]), 409, "cell_changed", [])  # the cell is gone
     await ok(await book.undo(delete["id"]))
     await book.check()
 
@@ -1100,17 +1100,17 @@ async def test_undo_refusals(api, jp_root_dir):
     reorder = (await book.history())[0]
     await book.code("new")  # the order is not the reorder's any more
     before = book.raw()
-    await unchanged(book, before, await book.undo(reorder["id"]), 409, "cell_changed")
+    await unchanged(book, before, await book.undo(reorder["id"]), 409, "cell_changed", [])
 
     # Unknown operations, or another notebook's.
-    await unchanged(book, before, await book.undo(HEX32), 404, "operation_not_found")
+    await unchanged(book, before, await book.undo(HEX32), 404, "operation_not_found", [])
     await ok(await api("POST", "projects", book.pid, "notebooks", body={"name": "second"}), 201)
     other = Book(api, book.pid, "second.ipynb", book.file.parent / "second.ipynb")
     await other.code("z")
     foreign = (await other.history())[0]
-    await unchanged(book, before, await book.undo(foreign["id"]), 404, "operation_not_found")
+    await unchanged(book, before, await book.undo(foreign["id"]), 404, "operation_not_found", [])
     reply = await book.undo("not-an-operation-id")
-    assert reply.status == 404 and book.raw() == before
+    await unchanged(book, before, reply, 404, "no_route", [""])  # not an operation id: no route matches
 
 
 async def test_concurrent_undos_of_one_operation_undo_it_once(api, jp_root_dir):
@@ -1123,10 +1123,11 @@ async def test_concurrent_undos_of_one_operation_undo_it_once(api, jp_root_dir):
     regen = (await book.history())[0]
     assert regen["op"] == "regenerate"
     replies = await asyncio.gather(*[book.undo(regen["id"]) for _ in range(4)])
+    assert max_in_flight(replies) == 4, "the undos did not overlap"
     assert sorted(r.status for r in replies) == [200, 409, 409, 409], [r.text for r in replies]
     for r in replies:
         if r.status == 409:
-            assert_error(r, 409, "already_undone")
+            assert_error(r, 409, "already_undone", [])
     items = await book.history()
     assert [i["op"] for i in items] == ["undo", "regenerate", "insert"]
     assert items[1]["undone_by"] == items[0]["id"] and items[0]["undoes"] == regen["id"]
@@ -1173,14 +1174,14 @@ class TestRoles:
         assert [x["id"] for x in (await book.listing(user="bob"))[0]] == [gen["id"], c["id"]]
         for method, segments, body in writes(gen["id"], op["id"]):
             r = await book.call(method, *segments, body=body, user="bob")
-            assert_error(r, 403, "role_required")
+            assert_error(r, 403, "role_required", [])
         # carol and erin, strangers: 404 for reads and writes, as if there were no project.
         for stranger in ("carol", "erin"):
             for method, segments in reads:
-                assert_error(await book.call(method, *segments, user=stranger), 404, "project_not_found")
+                assert_error(await book.call(method, *segments, user=stranger), 404, "project_not_found", [])
             for method, segments, body in writes(gen["id"], op["id"]):
                 r = await book.call(method, *segments, body=body, user=stranger)
-                assert_error(r, 404, "project_not_found")
+                assert_error(r, 404, "project_not_found", [])
                 assert book.nb not in r.text
         assert book.raw() == before
         assert len(await book.history()) == 2
@@ -1192,7 +1193,10 @@ class TestRoles:
             if segments[0] == "cells" and segments[-1] == "order":
                 body = {"order": [x["id"] for x in reversed(await book.cells())]}
             r = await book.call(method, *segments, body=body, user="dave")
-            assert r.status == status, (method, segments, r.status, r.text)
+            if status == 409:
+                assert_error(r, 409, "cell_edited", ["/source"])
+            else:
+                assert r.status == status, (method, segments, r.status, r.text)
             await book.check()
         items = await book.history(user="bob")
         mine = [i for i in items if i["user"] == "dave"]

@@ -1,8 +1,10 @@
 """Cell operations under concurrency (issue 4): serialised writes, If-Match, external writers.
 
 All clients are concurrent requests (``asyncio.gather``) against one real server
-per test. The notebook is read back with nbformat (and validated) after each
-phase. Notebooks stay small (short sources) so the suite stays fast.
+per test; each phase asserts from the requests' start and end times that they
+really were in flight together (``max_in_flight``). The notebook is read back with
+nbformat (and validated) after each phase. Notebooks stay small (short sources)
+so the suite stays fast.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 import urllib.parse
 
 import nbformat
-from conftest import assert_error
+from datadive_testing import assert_error, max_in_flight
 from test_cells_api import Book, new_book, ok, read_nb, write_nb
 
 CLIENTS = 8
@@ -60,8 +62,12 @@ async def test_eight_clients_fifty_inserts_each_without_if_match(api, jp_root_di
         return got
 
     started = time.monotonic()
+    mark = len(api.log)
     results = await asyncio.gather(*[client(k) for k in range(CLIENTS)])
     elapsed = time.monotonic() - started
+    storm = api.log[mark:]
+    assert len(storm) == CLIENTS * INSERTS
+    assert max_in_flight(storm) == CLIENTS, "the clients' inserts did not overlap"
     new_ids = [cid for ids in results for cid in ids]
     assert len(new_ids) == len(set(new_ids)) == CLIENTS * INSERTS
 
@@ -104,7 +110,9 @@ async def test_concurrent_mixed_operations_without_if_match(api, jp_root_dir):
             await ok(await book.order(list(reversed([c["id"] for c in await book.cells()]))))
         return {made[0]: f"k{k}-0 edited", made[1]: f"k{k}-1", made[2]: f"k{k}-2"}, gen["id"], made[3]
 
+    mark = len(api.log)
     results = await asyncio.gather(*[client(k) for k in range(CLIENTS)])
+    assert max_in_flight(api.log[mark:]) == CLIENTS, "the clients' operations did not overlap"
     _, nb = await book.check()
     by_id = {c.id: c for c in nb.cells}
     assert len(nb.cells) == 1 + CLIENTS * 4
@@ -133,6 +141,7 @@ async def test_if_match_losers_get_412_and_nothing_is_lost(api, jp_root_dir):
             book.insert({"cell_type": "code", "source": f"r{round_}-c{k}"}, headers={"If-Match": etags[k]})
             for k in range(CLIENTS)
         ])
+        assert max_in_flight(replies) == CLIENTS, "the round's writes did not overlap"
         statuses = sorted(r.status for r in replies)
         assert statuses == [201] + [412] * (CLIENTS - 1), [r.text for r in replies]
         for r in replies:
@@ -149,8 +158,12 @@ async def test_if_match_losers_get_412_and_nothing_is_lost(api, jp_root_dir):
     replies = await asyncio.gather(*[
         book.patch(target["id"], {"source": f"target = {k + 1}"}, headers={"If-Match": etags[k]}) for k in range(CLIENTS)
     ])
+    assert max_in_flight(replies) == CLIENTS, "the PATCHes did not overlap"
     winners = [k for k, r in enumerate(replies) if r.status == 200]
     assert len(winners) == 1 and sorted(r.status for r in replies) == [200] + [412] * (CLIENTS - 1)
+    for r in replies:
+        if r.status == 412:
+            assert_error(r, 412, "stale", ["/headers/If-Match"])
     assert book.sources()[0] == f"target = {winners[0] + 1}"
     await book.check()
 
@@ -164,7 +177,7 @@ async def test_if_match_losers_get_412_and_nothing_is_lost(api, jp_root_dir):
                 body["index"] = 0
             r = await book.insert(body, headers={"If-Match": etag})
             if r.status == 412:
-                assert_error(r, 412, "stale")
+                assert_error(r, 412, "stale", ["/headers/If-Match"])
                 refused += 1
                 assert refused < 500, "livelock"
                 continue
@@ -172,7 +185,9 @@ async def test_if_match_losers_get_412_and_nothing_is_lost(api, jp_root_dir):
             mine += [c["id"] for c in r.json["cells"]]
         return mine, refused
 
+    mark = len(api.log)
     results = await asyncio.gather(*[client(k) for k in range(CLIENTS)])
+    assert max_in_flight(api.log[mark:]) == CLIENTS, "the clients did not overlap"
     made = [cid for mine, _ in results for cid in mine]
     assert sum(refused for _, refused in results) > 0, "no client ever lost: the test did not race"
     _, nb = await book.check()

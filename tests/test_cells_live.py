@@ -19,7 +19,7 @@ from pycrdt import Doc, Provider
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from conftest import base_config
+from datadive_testing import assert_error, base_config
 
 
 @pytest.fixture
@@ -103,7 +103,11 @@ async def test_live_room_sees_insert_move_and_regenerate_without_reload(
     ws, ynb, provider = await join(http_server_client, jp_base_url, jp_auth_header, jp_http_port, path)
     async with provider:
         await provider.synced.wait()
-        await wait_for(lambda: ynb.ycells is not None and len(ynb.ycells) >= 0)
+        # The room's document has reached the client (an empty YNotebook says nbformat 0), and the client
+        # has the cells our API sees in the room.
+        await wait_for(lambda: ynb.get()["nbformat"] == 4)
+        room = (await api("GET", "projects", pid, "notebooks", "open.ipynb", "cells")).json["cells"]
+        assert client_cells(ynb) == [(c["id"], c["source"]) for c in room]
         # The client has a cell of its own with an unsaved edit: a reload would lose it.
         ynb.append_cell({"cell_type": "markdown", "source": "my notes", "metadata": {}, "id": "mine"})
         await asyncio.sleep(0.1)
@@ -173,7 +177,10 @@ async def test_stale_if_match_in_a_live_room(api, http_server_client, jp_base_ur
         assert listing.headers["ETag"] != etag
         r = await api("POST", "projects", pid, "notebooks", "open.ipynb", "cells",
                       body={"cell_type": "markdown", "source": "late"}, headers={"If-Match": etag})
-        assert r.status == 412 and r.json["code"] == "stale", r.text
+        assert_error(r, 412, "stale", ["/headers/If-Match"])
+        after = await api("GET", "projects", pid, "notebooks", "open.ipynb", "cells")
+        assert after.json["cells"] == listing.json["cells"] and after.headers["ETag"] == listing.headers["ETag"]
+        assert [c["source"] for c in after.json["cells"]][-1] == "x = 1" and "late" not in [c["source"] for c in after.json["cells"]]
     ws.close()
 
 

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from cell_templates import cell_state
-from conftest import base_config
+from datadive_testing import base_config
 from datadive_ext.demo import demo_csv, demo_notebook
 
 

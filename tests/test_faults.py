@@ -5,7 +5,11 @@
    send concurrent cell writes (inserts, template inserts, re-generates, moves,
    deletes, reorders) to three notebooks; the server is SIGKILLed after a seeded
    delay while requests are in flight, then a new server starts on the same root
-   and file. Checked each round: every notebook is valid nbformat, ``PRAGMA
+   and file. Checked each round: requests were in flight at the kill (at least one
+   request sent before it was cut off by it); the worker threads ended only because
+   they were stopped or the server was gone, no connection failed before the kill,
+   and the only refusals were those of workers racing each other (404 / 400); every
+   notebook is valid nbformat, ``PRAGMA
    integrity_check`` is ok, no journal row stays pending once history is read,
    replaying the journal from the empty notebooks gives exactly the cell ids (in
    order) and sources of the files, and every write acknowledged with a 2xx before
@@ -46,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import http.client
 import io
 import itertools
 import json
@@ -70,7 +75,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import assert_error, base_config
+from datadive_testing import assert_error, base_config
 from jupyter_server.services.contents import fileio
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 
@@ -133,6 +138,9 @@ ROUNDS = 3
 WORKERS = 4
 NOTEBOOKS = ("nb0.ipynb", "nb1.ipynb", "nb2.ipynb")
 MIN_ACKED = 12  # acknowledged writes in a round before the kill may come
+# The refusals a storm may meet, all from workers racing each other: a cell another worker deleted
+# (404), a position or an order that another write made stale (400).
+EXPECTED_REFUSALS = {(404, "cell_not_found"), (400, "invalid_position"), (400, "invalid_order")}
 
 # A process that imports the server and the extension once, then forks one server per
 # line it reads (the servers' parent: SIGCHLD ignored, so killed servers are reaped).
@@ -275,8 +283,33 @@ def _api_path(*segments) -> str:
     return "api/datadive/" + "/".join(urllib.parse.quote(str(s), safe="") for s in segments)
 
 
+# How a request of the storm can end when the server dies under it: "cut" (it was sent and the answer
+# never came whole: the connection was reset or closed), or "refused" (it found no server to connect to).
+_CUT = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, http.client.IncompleteRead)
+
+
+def _connection_ending(exc: BaseException) -> str | None:
+    """"cut", "refused", or None for any other error (which the storm does not expect)."""
+    inner = exc.reason if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException) else exc
+    if isinstance(inner, ConnectionRefusedError):
+        return "refused"
+    if isinstance(inner, _CUT):  # http.client.RemoteDisconnected is a ConnectionResetError
+        return "cut"
+    return None
+
+
+class _ServerGone(Exception):
+    """A storm request ended by the kill (see ``_connection_ending``)."""
+
+
 class Storm:
-    """Concurrent cell writes from several threads, recording every acknowledged one."""
+    """Concurrent cell writes from several threads, recording every acknowledged one.
+
+    Also recorded: every refusal (status and code), every request the kill ended
+    (``gone``: how, and when it started and ended) and how each worker thread
+    ended (``endings``), so that the test can tell that requests were in flight
+    when the server was killed and that nothing else went wrong.
+    """
 
     def __init__(self, servers: Servers, pid: str, round_no: int, known: dict, generated: dict):
         self.srv, self.pid, self.round = servers, pid, round_no
@@ -284,24 +317,38 @@ class Storm:
         self.lock = threading.Lock()
         self.acked: list[dict] = []
         self.statuses: dict[int, int] = {}
+        self.refusals: dict[tuple, int] = {}  # (status, code) -> how many
         self.in_flight = 0
-        self.unanswered = 0  # requests the kill cut off
+        self.gone: list[dict] = []  # requests the kill ended: {"how", "started", "ended", "error"}
+        self.endings: dict[int, str] = {}  # worker -> "stopped" | "server gone" | the unexpected exception
+        self.killed_at = None  # time.monotonic() just before the SIGKILL
         self.stop = threading.Event()
+
+    @property
+    def unanswered(self) -> int:
+        return len(self.gone)
 
     def _send(self, method, nb, *segments, body=None):
         with self.lock:
             self.in_flight += 1
+        started = time.monotonic()
         try:
             status, data = self.srv.call(method, _api_path("projects", self.pid, "notebooks", nb, *segments), body, timeout=DEADLINE)
-        except OSError:
+        except Exception as exc:
+            how = _connection_ending(exc)
+            if how is None:
+                raise
             with self.lock:
-                self.unanswered += 1
-            raise
+                self.gone.append({"how": how, "started": started, "ended": time.monotonic(), "error": repr(exc)[:200]})
+            raise _ServerGone(how) from exc
         finally:
             with self.lock:
                 self.in_flight -= 1
         with self.lock:
             self.statuses[status] = self.statuses.get(status, 0) + 1
+            if status >= 400:
+                key = (status, data.get("code") if isinstance(data, dict) else None)
+                self.refusals[key] = self.refusals.get(key, 0) + 1
         if status >= 500:
             self.stop.set()
             raise AssertionError(f"{method} {segments} answered {status}: {data}")
@@ -313,60 +360,70 @@ class Storm:
         return rng.choice(pool) if pool else None
 
     def worker(self, k: int) -> None:
+        try:
+            self._work(k)
+        except _ServerGone:
+            ending = "server gone"
+        except BaseException as exc:  # noqa: BLE001 - reported by the test, not lost in a thread
+            self.stop.set()
+            ending = f"{type(exc).__name__}: {exc}"[:300]
+        else:
+            ending = "stopped"
+        with self.lock:
+            self.endings[k] = ending
+
+    def _work(self, k: int) -> None:
         rng = random.Random(f"{SEED}-{self.round}-{k}")
         n = 0
-        try:
-            while not self.stop.is_set():
-                n += 1
-                nb = rng.choice(NOTEBOOKS)
-                kind = rng.choices(("insert", "template", "regenerate", "move", "delete", "reorder"), (30, 12, 18, 18, 16, 6))[0]
-                position = rng.choice(({}, {"index": 0}, {"after": self._pick(rng, self.known[nb])}))
-                if position.get("after") is None:
-                    position = {}
-                if kind == "insert":
-                    source = f"x_{self.round}_{k}_{n} = {n}"
-                    status, data = self._send("POST", nb, "cells", body={"cell_type": "code", "source": source, **position})
-                    if status == 201:
-                        self._ack(nb, "insert", ids=[c["id"] for c in data["cells"]], sources=[c["source"] for c in data["cells"]])
-                elif kind == "template":
-                    body = {"template": {"id": "overview"}, "inputs": {"n": rng.randint(1, 30)}, **position}
-                    status, data = self._send("POST", nb, "cells", body=body)
-                    if status == 201:
-                        self._ack(nb, "insert", ids=[c["id"] for c in data["cells"]], sources=[c["source"] for c in data["cells"]], generated=True)
-                elif kind == "regenerate":
-                    cid = self._pick(rng, self.generated[nb])
-                    if cid is None:
-                        continue
-                    status, data = self._send("PATCH", nb, "cells", cid, body={"inputs": {"n": rng.randint(1, 99)}})
-                    if status == 200:
-                        self._ack(nb, "regenerate", cell_id=cid, source=data["source"])
-                elif kind == "move":
-                    cid = self._pick(rng, self.known[nb])
-                    if cid is None:
-                        continue
-                    with self.lock:
-                        size = len(self.known[nb])
-                    status, data = self._send("POST", nb, "cells", cid, "move", body={"index": rng.randrange(max(size, 1))})
-                    if status == 200:
-                        self._ack(nb, "move", cell_id=cid, index=data["index"])
-                elif kind == "delete":
-                    cid = self._pick(rng, self.known[nb])
-                    if cid is None:
-                        continue
-                    status, _ = self._send("DELETE", nb, "cells", cid)
-                    if status == 204:
-                        self._ack(nb, "delete", cell_id=cid)
-                else:
-                    status, data = self._send("GET", nb, "cells")
-                    if status != 200:
-                        continue
-                    order = [c["id"] for c in data["cells"]]
-                    rng.shuffle(order)
-                    status, data = self._send("PUT", nb, "cells", "order", body={"order": order})
-                    if status == 200:
-                        self._ack(nb, "reorder", order=order)
-        except OSError:
-            return  # the server is gone
+        while not self.stop.is_set():
+            n += 1
+            nb = rng.choice(NOTEBOOKS)
+            kind = rng.choices(("insert", "template", "regenerate", "move", "delete", "reorder"), (30, 12, 18, 18, 16, 6))[0]
+            position = rng.choice(({}, {"index": 0}, {"after": self._pick(rng, self.known[nb])}))
+            if position.get("after") is None:
+                position = {}
+            if kind == "insert":
+                source = f"x_{self.round}_{k}_{n} = {n}"
+                status, data = self._send("POST", nb, "cells", body={"cell_type": "code", "source": source, **position})
+                if status == 201:
+                    self._ack(nb, "insert", ids=[c["id"] for c in data["cells"]], sources=[c["source"] for c in data["cells"]])
+            elif kind == "template":
+                body = {"template": {"id": "overview"}, "inputs": {"n": rng.randint(1, 30)}, **position}
+                status, data = self._send("POST", nb, "cells", body=body)
+                if status == 201:
+                    self._ack(nb, "insert", ids=[c["id"] for c in data["cells"]], sources=[c["source"] for c in data["cells"]], generated=True)
+            elif kind == "regenerate":
+                cid = self._pick(rng, self.generated[nb])
+                if cid is None:
+                    continue
+                status, data = self._send("PATCH", nb, "cells", cid, body={"inputs": {"n": rng.randint(1, 99)}})
+                if status == 200:
+                    self._ack(nb, "regenerate", cell_id=cid, source=data["source"])
+            elif kind == "move":
+                cid = self._pick(rng, self.known[nb])
+                if cid is None:
+                    continue
+                with self.lock:
+                    size = len(self.known[nb])
+                status, data = self._send("POST", nb, "cells", cid, "move", body={"index": rng.randrange(max(size, 1))})
+                if status == 200:
+                    self._ack(nb, "move", cell_id=cid, index=data["index"])
+            elif kind == "delete":
+                cid = self._pick(rng, self.known[nb])
+                if cid is None:
+                    continue
+                status, _ = self._send("DELETE", nb, "cells", cid)
+                if status == 204:
+                    self._ack(nb, "delete", cell_id=cid)
+            else:
+                status, data = self._send("GET", nb, "cells")
+                if status != 200:
+                    continue
+                order = [c["id"] for c in data["cells"]]
+                rng.shuffle(order)
+                status, data = self._send("PUT", nb, "cells", "order", body={"order": order})
+                if status == 200:
+                    self._ack(nb, "reorder", order=order)
 
     def _ack(self, nb, op, **fields) -> None:
         with self.lock:
@@ -396,12 +453,25 @@ class Storm:
             time.sleep(0.001)
         with self.lock:
             at_kill = {"in_flight": self.in_flight, "acked": len(self.acked)}
+            self.killed_at = time.monotonic()
         self.srv.kill9()
         self.stop.set()
         for t in threads:
             t.join(DEADLINE)
             assert not t.is_alive(), "a storm worker hung"
-        assert not any(s >= 500 for s in self.statuses), self.statuses
+        where = f"round {self.round}"
+        assert not any(s >= 500 for s in self.statuses), (where, self.statuses)
+        # Each worker ended because it was told to stop or because the server was gone, nothing else.
+        assert sorted(self.endings) == list(range(WORKERS)), (where, self.endings)
+        assert set(self.endings.values()) <= {"stopped", "server gone"}, (where, self.endings)
+        # No request failed at the connection while the server lived; the refusals were the expected ones.
+        assert all(g["ended"] >= self.killed_at for g in self.gone), (where, "a connection failed before the kill", self.gone)
+        assert set(self.refusals) <= EXPECTED_REFUSALS, (where, self.refusals)
+        # Requests were in flight when the server was killed: sent before the kill, cut off by it.
+        assert at_kill["in_flight"] >= 1, (where, at_kill)
+        cut = [g for g in self.gone if g["how"] == "cut" and g["started"] < self.killed_at]
+        assert cut, (where, "no request was in flight at the kill", at_kill, self.gone)
+        at_kill["cut_off"] = len(cut)
         return at_kill
 
 
@@ -453,7 +523,7 @@ def _acked_in_journal(ack: dict, rows: list[dict]) -> bool:
 
 def test_kill_nine_in_a_write_storm(tmp_path):
     servers = Servers(tmp_path)
-    figures = {"rounds": 0, "acked": 0, "in_flight_at_kill": 0, "unanswered": 0, "pending_at_crash": 0,
+    figures = {"rounds": 0, "acked": 0, "in_flight_at_kill": 0, "cut_off_at_kill": 0, "unanswered": 0, "refusals": {}, "pending_at_crash": 0,
                "pending_kept": 0, "pending_dropped": 0, "torn_files_at_crash": 0, "journal_rows": 0, "statuses": {}}
     try:
         servers.start()
@@ -484,7 +554,10 @@ def test_kill_nine_in_a_write_storm(tmp_path):
             figures["rounds"] += 1
             figures["acked"] += len(storm.acked)
             figures["in_flight_at_kill"] += at_kill["in_flight"]
+            figures["cut_off_at_kill"] += at_kill["cut_off"]
             figures["unanswered"] += storm.unanswered
+            for (status, code), n in storm.refusals.items():
+                figures["refusals"][f"{status} {code}"] = figures["refusals"].get(f"{status} {code}", 0) + n
             for status, n in storm.statuses.items():
                 figures["statuses"][str(status)] = figures["statuses"].get(str(status), 0) + n
 
@@ -723,7 +796,7 @@ class TestPendingRows:
         assert r.status == 200, r.text
         assert e_id not in [c.id for c in read_valid(file).cells]
         r = await api("POST", "projects", pid, "notebooks", "book.ipynb", "history", ops[f_id], "undo", body={})
-        assert_error(r, 409, "already_undone")
+        assert_error(r, 409, "already_undone", [])
 
 
 # == 3. SQLite locked by another process ==========================================================
@@ -766,7 +839,7 @@ class TestLocked:
             ]
             for method, segments, body in writes:
                 r = await api(method, *segments, body=body)
-                assert_error(r, 503, "unavailable")
+                assert_error(r, 503, "unavailable", [])
                 assert r.headers.get("Retry-After") == "1", (segments, dict(r.headers))
             # Readers do not wait for a writer in WAL mode (EXCLUSIVE locks like IMMEDIATE there).
             r = await api("GET", "projects")
@@ -958,7 +1031,8 @@ def _disk_config(jp_data_dir, disk, db_path=None) -> dict:
     return config
 
 
-EXPECTED = {"full": (507, "storage_full"), "read_only": (403, "read_only")}
+# status, code and error paths: the disk's fault is about no field of the request ("" : the request as a whole).
+EXPECTED = {"full": (507, "storage_full", [""]), "read_only": (403, "read_only", [""])}
 
 
 def _fault(disk, kind, **kw) -> None:
@@ -990,11 +1064,10 @@ class TestDiskFaults:
             ("POST", ("cells", gen["id"], "move"), {"index": 0}),
             ("DELETE", ("cells", plain_cell["id"]), None),
         ]
-        status, code = EXPECTED[kind]
         _fault(disk, kind)
         for method, segments, body in writes:
             r = await api(method, "projects", pid, "notebooks", nb, *segments, body=body)
-            assert_error(r, status, code)
+            assert_error(r, *EXPECTED[kind])
             assert file.read_bytes() == before, (method, segments, "a refused write changed the notebook")
             assert journal(db, path) == rows_before, (method, segments, "a refused write left journal rows")
         r = await api("GET", "projects", pid, "notebooks", nb, "cells")  # reads still work
@@ -1023,7 +1096,7 @@ class TestDiskFaults:
         body = {"cell_type": "code", "source": "b = '" + "b" * (PAGE - len(before) + 500) + "'"}  # the new file: more than one page
         disk.nearly_full()
         r = await api("POST", "projects", pid, "notebooks", nb, "cells", body=body)
-        assert_error(r, 507, "storage_full")
+        assert_error(r, *EXPECTED["full"])
         assert file.read_bytes() == before, "a refused write left the notebook torn"
         assert journal(db, path) == rows_before
         disk.clear()

@@ -47,9 +47,8 @@ BENIGN = "x"
 # ---------------------------------------------------------------------------
 
 
-def assert_refusal_shape(exc: Exception) -> None:
-    """A refusal carries a non-empty list of {path, message} without tracebacks."""
-    assert isinstance(exc, (InputError, TemplateError)), type(exc)
+def assert_refusal_shape(exc: InputError | TemplateError) -> None:
+    """A refusal (caught as InputError / TemplateError) carries a non-empty list of {path, message} without tracebacks."""
     assert isinstance(exc.errors, list) and exc.errors, "a refusal must list its errors"
     for err in exc.errors:
         assert isinstance(err, dict)
@@ -60,18 +59,21 @@ def assert_refusal_shape(exc: Exception) -> None:
         assert 'File "' not in err["message"]
 
 
-def assert_refused(fn, *args) -> Exception:
-    """``fn(*args)`` must raise InputError / TemplateError; anything else is named concisely."""
+def assert_refused(expected: type, paths: list[str], fn, *args) -> Exception:
+    """``fn(*args)`` must raise exactly ``expected`` (InputError or TemplateError) with these error paths;
+    anything else is named concisely."""
     try:
         result = fn(*args)
     except (InputError, TemplateError) as exc:
+        assert type(exc) is expected, f"{type(exc).__name__} instead of {expected.__name__}: {exc.errors}"[:300]
         assert_refusal_shape(exc)
+        assert sorted(e["path"] for e in exc.errors) == sorted(paths), exc.errors
         return exc
     except Exception as exc:
         caught = exc
     else:
         raise AssertionError(f"not refused: {result!r:.200}")
-    raise AssertionError(f"{type(caught).__name__} instead of InputError/TemplateError: {caught}"[:300]) from None
+    raise AssertionError(f"{type(caught).__name__} instead of {expected.__name__}: {caught}"[:300]) from None
 
 
 def skeleton(tree: ast.AST) -> str:
@@ -823,9 +825,16 @@ def test_python_api_values_land_as_literals(value):
     assert _same_value(ns["y"], value)
 
 
+# Nested deeper than the 32 levels a literal may: refused as an input, where it first goes too deep.
+TOO_DEEP_PATH = "/v" + "/0" * 31
+
+
 @pytest.mark.parametrize("value", [v for _, v in UNWRITABLE], ids=[k for k, _ in UNWRITABLE])
 def test_values_without_a_literal_are_refused(value):
-    assert_refused(_any_template().render, {"v": value})
+    if isinstance(value, list):  # too deep
+        assert_refused(InputError, [TOO_DEEP_PATH], _any_template().render, {"v": value})
+    else:  # the schema takes any value; writing the placeholder of the first cell that uses it fails
+        assert_refused(TemplateError, ["/cells/0/source"], _any_template().render, {"v": value})
 
 
 def _nested_json(depth: int):
@@ -845,13 +854,13 @@ def test_deeply_nested_json_input_is_refused_not_crashing(schema):
             "examples": [{"inputs": {"v": []} if schema.get("type") == "array" else {"v": "a"}}],
         }
     )
-    assert_refused(t.render, {"v": value})
+    assert_refused(InputError, [TOO_DEEP_PATH], t.render, {"v": value})
 
 
 def test_cyclic_python_input_is_refused_not_crashing():
     cyclic: list = []
     cyclic.append(cyclic)
-    assert_refused(_any_template().render, {"v": cyclic})
+    assert_refused(InputError, ["/v/0"], _any_template().render, {"v": cyclic})
 
 
 def test_sentinel_lookalike_values_are_plain_literals():

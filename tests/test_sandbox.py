@@ -23,7 +23,6 @@ import tracemalloc
 import pytest
 
 from cell_templates import InputError, Template, TemplateError
-from cell_templates.literals import to_literal
 
 CELL = 1  # the hostile source is cell 1; cell 0 is a harmless neighbour
 PATH = f"/cells/{CELL}/source"
@@ -254,7 +253,7 @@ def test_input_named_like_a_global_is_just_the_input(name):
     props = {name: {"type": "string"}}
     t = Template.from_dict(doc(f"x = {{{{ {name} }}}}", props=props, example={name: "v"}))
     (_, cell) = t.render({name: "__import__('os')"})
-    assert cell["source"] == "x = " + to_literal("__import__('os')")
+    assert cell["source"] == "x = \"__import__('os')\""  # the input's value as a string literal, nothing else
 
 
 # ---------------------------------------------------------------------------

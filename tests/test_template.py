@@ -172,13 +172,21 @@ def test_render_gives_valid_nbformat_cells_with_provenance():
         "version": 1,
         "part": 1,
         "inputs": {"column": "body mass (g)", "digits": 1, "df": "df", "options": {"skipna": True}},
-        "source_hash": source_hash(code["source"]),
+        # sha256 of the source's UTF-8 text, computed apart (sha256sum of the exact source above)
+        "source_hash": "sha256:7f50da8064d633a5f85e838693b251f9133b946c889cdb1dad396d335bda53c9",
     }
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.from_dict(c) for c in cells]
     nbformat.validate(nb)
     assert nb.nbformat == 4 and nb.nbformat_minor >= 5
     ast.parse(code["source"])
+
+
+def test_source_hash_is_the_sha256_of_the_text():
+    # Known digests: sha256 of the empty string, and of "x = 1\nx" (a list of lines is its joined text).
+    assert source_hash("") == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert source_hash("x = 1\nx") == "sha256:30119d38b62a5f049f691edaf37ba02b0ca33d0ba7c3ee635b830c11823ce66b"
+    assert source_hash(["x = 1\n", "x"]) == source_hash("x = 1\nx")
 
 
 def test_each_render_has_fresh_ids():

@@ -65,12 +65,12 @@ class MemberHandler(DatadiveHandler):
     @authorized
     async def put(self, pid, user):
         data = self.body("MemberPut")
-        self.reply(self.projects.set_member(pid, self.user, user, data["role"]))
+        self.reply(await self.projects.set_member(pid, self.user, user, data["role"]))
 
     @web.authenticated
     @authorized
     async def delete(self, pid, user):
-        self.projects.remove_member(pid, self.user, user)
+        await self.projects.remove_member(pid, self.user, user)
         self.no_content()
 
 

@@ -1,4 +1,9 @@
-"""The template library: list, read, create, new versions, retire, preview."""
+"""The template library: list, read, create, new versions, retire, preview.
+
+The service's ``*_async`` methods do the work that grows with what a template's
+author or a form's user wrote (checking a document, loading a stored version,
+rendering) in the worker pool, so a slow template never holds up other requests.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ class TemplatesHandler(DatadiveHandler):
     @authorized
     async def get(self):
         arg = self.get_query_argument
-        page = self.templates.list(
+        page = await self.templates.list_async(
             category=arg("category", None), tag=arg("tag", None), q=arg("q", None), source=arg("source", None),
             retired=self.bool_arg("retired"), **self.page_args(),
         )
@@ -36,7 +41,7 @@ class TemplatesHandler(DatadiveHandler):
     async def post(self):
         # The document is checked by Template.from_dict (the same schema, plus
         # inputs, sources and examples), so every problem has one code.
-        template = self.templates.create(self.body(), self.user)
+        template = await self.templates.create_async(self.body(), self.user)
         self.set_header("ETag", etag(template["version"]))
         self.reply(template, 201, location=self.url("templates", template["id"]))
 
@@ -47,21 +52,21 @@ class TemplateHandler(DatadiveHandler):
     @web.authenticated
     @authorized
     async def get(self, tid):
-        template = self.templates.get(tid, self.int_arg("version"))
+        template = await self.templates.get_async(tid, self.int_arg("version"))
         self.set_header("ETag", etag(template["version"]))
         self.reply(template)
 
     @web.authenticated
     @authorized
     async def put(self, tid):
-        template = self.templates.update(tid, self.body(), self.user, self._if_match())
+        template = await self.templates.update_async(tid, self.body(), self.user, self._if_match())
         self.set_header("ETag", etag(template["version"]))
         self.reply(template)
 
     @web.authenticated
     @authorized
     async def delete(self, tid):
-        self.templates.retire(tid, self.user)
+        await self.templates.retire_async(tid, self.user)
         self.no_content()
 
     def _if_match(self) -> int | None:
@@ -80,7 +85,7 @@ class TemplateVersionsHandler(DatadiveHandler):
     @web.authenticated
     @authorized
     async def get(self, tid):
-        self.reply({"items": self.templates.versions(tid)})
+        self.reply({"items": await self.templates.versions_async(tid)})
 
 
 class TemplateRenderHandler(DatadiveHandler):
@@ -90,7 +95,7 @@ class TemplateRenderHandler(DatadiveHandler):
     @authorized(action="read")  # a preview changes nothing
     async def post(self, tid):
         data = self.body("TemplateRender") if (self.request.body or b"").strip() else {}
-        self.reply({"cells": self.templates.render(tid, data.get("inputs", {}), data.get("version"))})
+        self.reply({"cells": await self.templates.render_async(tid, data.get("inputs", {}), data.get("version"))})
 
 
 def routes(prefix: str) -> list:

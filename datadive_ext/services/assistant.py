@@ -267,7 +267,7 @@ class AssistantService:
         loop = asyncio.get_running_loop()
         if "table" in source:
             return await loop.run_in_executor(None, inline_frame, source["table"])
-        row, _ = await self.projects._folder(source["project"], user, "viewer")
+        row, _ = await self.projects.folder(source["project"], user, "viewer")
         rel = source["path"]
         path = self.projects.notebook_path(row, rel, "/source/path")
         kind = READERS.get(posixpath.splitext(rel)[1].lower())

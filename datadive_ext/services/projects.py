@@ -4,7 +4,12 @@ Every folder and notebook operation goes through the server's contents manager,
 so any contents manager works. A project folder holds a small manifest
 (``datadive-project.json``, ``{"id": ...}``) so that a folder renamed or moved
 outside the server (a terminal ``mv``) is found again; renames done through the
-server are followed as they happen (see ``follow_rename``).
+server are followed as they happen (see ``follow_rename``), and the journal of
+cell operations follows its notebooks (``Journal.rename``).
+
+Statements that write to SQLite (and can therefore wait for another process's
+lock on the file) run off the event loop through ``Store.write``; reads do not
+wait in WAL mode and run where they are called.
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import json
 import posixpath
-import time
 import re
+import time
 import unicodedata
 import uuid
 
 import nbformat
+from jupyter_core.utils import ensure_async
 
 from ..errors import Conflict, Forbidden, Invalid, NotFound, environment_error
+from ..journal import Journal
 from ..pagination import Page, decode_cursor, encode_cursor
 from ..store import Store, utcnow
 
@@ -30,13 +37,9 @@ REFIND_MAX_DIRS = 2000
 REFIND_MAX_DEPTH = 6
 NOTEBOOK_LIST_MAX_DEPTH = 8
 FOLDER_CHECK_TTL = 2.0
-
-
-async def _call(fn, *args, **kwargs):
-    result = fn(*args, **kwargs)
-    if hasattr(result, "__await__"):
-        result = await result
-    return result
+# Bidirectional-text embeddings, overrides and isolates: they make a name display as
+# something else than it is ("report\u202egnp.ipynb" shows as "reportbnypi.png").
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def slugify(name: str) -> str:
@@ -67,6 +70,44 @@ def check_relative_path(path: str, where: str) -> str:
     return path
 
 
+def name_problem(name: str, *, notebook: bool) -> str | None:
+    """Why a new project or notebook name is refused beyond the other rules, or None.
+
+    Both refuse bidirectional-text controls (U+202A-U+202E, U+2066-U+2069), which
+    make a name display as something else than it is. A notebook name, a path in
+    the project, also refuses segments that read as '.' or '..', or as hidden, once
+    NFKC-normalised (fullwidth dots such as U+FF0E; a fullwidth solidus separates
+    segments then). Project names stay display text (their folder is an ASCII
+    slug), so '..' is a valid project name. Applied where a name is given (create,
+    rename), not to paths of files that exist already.
+    """
+    if any(c in BIDI_CONTROLS for c in name):
+        return "must not contain bidirectional-text controls (U+202A-U+202E, U+2066-U+2069)"
+    if notebook:
+        parts = re.split(r"[/\\]", unicodedata.normalize("NFKC", name))
+        if any(p in (".", "..") for p in parts):
+            return "must not contain a segment that reads as '.' or '..' once normalised (NFKC), such as fullwidth dots"
+        if any(p.startswith(".") for p in parts):
+            return "must not contain a segment that reads as hidden once normalised (NFKC), such as one starting with a fullwidth dot"
+    return None
+
+
+def check_project_name(name: str) -> str:
+    problem = name_problem(name, notebook=False)
+    if problem:
+        raise Invalid(f"invalid project name: {problem}", [{"path": "/name", "message": problem}])
+    return name
+
+
+def check_notebook_name(name: str) -> str:
+    """A new notebook name: a clean relative path (``check_relative_path``) and ``name_problem``."""
+    check_relative_path(name, "/name")
+    problem = name_problem(name, notebook=True)
+    if problem:
+        raise Invalid(f"invalid path: {problem}", [{"path": "/name", "message": problem}], code="invalid_path")
+    return name
+
+
 def _project_view(row: dict, role: str, status: str = "ok") -> dict:
     return {
         "id": row["id"], "name": row["name"], "description": row["description"], "path": row["path"],
@@ -76,8 +117,10 @@ def _project_view(row: dict, role: str, status: str = "ok") -> dict:
 
 
 class ProjectService:
-    def __init__(self, store: Store, contents_manager, kernel_spec_manager=None, projects_dir: str = "projects", log=None, kernel_manager=None):
+    def __init__(self, store: Store, contents_manager, kernel_spec_manager=None, projects_dir: str = "projects", log=None,
+                 kernel_manager=None, *, journal: Journal | None = None):
         self.store = store
+        self.journal = journal or Journal(store, log)
         self.cm = contents_manager
         self.ksm = kernel_spec_manager
         self.km = kernel_manager
@@ -108,10 +151,10 @@ class ProjectService:
     # -- folders -------------------------------------------------------------------
 
     async def _dir_exists(self, path: str) -> bool:
-        return bool(await _call(self.cm.dir_exists, path))
+        return bool(await ensure_async(self.cm.dir_exists(path)))
 
     async def _exists(self, path: str) -> bool:
-        return bool(await _call(self.cm.exists, path))
+        return bool(await ensure_async(self.cm.exists(path)))
 
     async def folder_status(self, row: dict) -> tuple[dict, str]:
         """Check the folder; re-find a moved one by its manifest. Returns (row, "ok" | "missing").
@@ -130,8 +173,7 @@ class ProjectService:
                 await self._write_manifest(row["path"], row["id"], row["name"])
                 return row, "ok"
             return row, "missing"
-        with self.store.transaction():
-            self.store.execute("UPDATE projects SET path = ?, updated_at = ? WHERE id = ?", [found, utcnow(), row["id"]])
+        await self.store.write(self.store.execute, "UPDATE projects SET path = ?, updated_at = ? WHERE id = ?", [found, utcnow(), row["id"]])
         if self.log:
             self.log.info("datadive: project %s found again at %s", row["id"], found)
         return self._row(row["id"]), "ok"
@@ -139,7 +181,7 @@ class ProjectService:
     async def _manifest_id(self, folder: str) -> str | None:
         path = posixpath.join(folder, MANIFEST) if folder else MANIFEST
         try:
-            model = await _call(self.cm.get, path, content=True, type="file", format="text")
+            model = await ensure_async(self.cm.get(path, content=True, type="file", format="text"))
             return json.loads(model["content"]).get("id")
         except Exception:  # unreadable or foreign file: not a manifest of ours
             return None
@@ -151,7 +193,7 @@ class ProjectService:
             folder, depth = queue.pop(0)
             seen += 1
             try:
-                listing = await _call(self.cm.get, folder, content=True, type="directory")
+                listing = await ensure_async(self.cm.get(folder, content=True, type="directory"))
             except Exception:
                 continue
             children = listing.get("content") or []
@@ -165,23 +207,30 @@ class ProjectService:
         return None
 
     def follow_rename(self, old: str, new: str) -> int:
-        """Re-point projects at or under ``old`` to ``new`` (called on contents rename events)."""
+        """Re-point projects at or under ``old`` to ``new``, and the journal of notebooks there.
+
+        Called on contents rename events; returns how many projects moved. This runs
+        on the event loop (its caller is synchronous): ``follow_rename_async`` is the same
+        off the loop.
+        """
         old, new = old.strip("/"), new.strip("/")
         self._checked.clear()
-        rows = self.store.query("SELECT id, path FROM projects WHERE path = ? OR substr(path, 1, ?) = ?", [old, len(old) + 1, old + "/"])
         with self.store.transaction():
-            for row in rows:
-                moved = new + row["path"][len(old):]
-                self.store.execute("UPDATE projects SET path = ?, updated_at = ? WHERE id = ?", [moved, utcnow(), row["id"]])
-            self._move_journal(old, new)
-        return len(rows)
+            return self._follow_rename(old, new)
 
-    def _move_journal(self, old: str, new: str) -> None:
-        """Cell history follows its notebook (or a folder holding it) when it is renamed."""
-        self.store.execute(
-            "UPDATE operations SET notebook = ? || substr(notebook, ?) WHERE notebook = ? OR substr(notebook, 1, ?) = ?",
-            [new, len(old) + 1, old, len(old) + 1, old + "/"],
-        )
+    async def follow_rename_async(self, old: str, new: str) -> int:
+        """``follow_rename`` with its transaction in the worker pool (a lock held by another process stalls nothing)."""
+        old, new = old.strip("/"), new.strip("/")
+        self._checked.clear()
+        return await self.store.write(self._follow_rename, old, new)
+
+    def _follow_rename(self, old: str, new: str) -> int:
+        rows = self.store.query("SELECT id, path FROM projects WHERE path = ? OR substr(path, 1, ?) = ?", [old, len(old) + 1, old + "/"])
+        for row in rows:
+            moved = new + row["path"][len(old):]
+            self.store.execute("UPDATE projects SET path = ?, updated_at = ? WHERE id = ?", [moved, utcnow(), row["id"]])
+        self.journal.rename(old, new)
+        return len(rows)
 
     # -- projects ------------------------------------------------------------------
 
@@ -209,6 +258,7 @@ class ProjectService:
         return _project_view(row, role, status)
 
     async def create(self, user: str, name: str, description: str = "") -> dict:
+        check_project_name(name)
         async with self._create_lock:
             return await self._create(user, name, description)
 
@@ -221,14 +271,17 @@ class ProjectService:
             path = f"{base}-{n}"
         if self.projects_dir and not await self._dir_exists(self.projects_dir):
             await self._mkdirs(self.projects_dir)
-        await _call(self.cm.save, {"type": "directory"}, path)
+        await ensure_async(self.cm.save({"type": "directory"}, path))
         try:
             await self._write_manifest(path, pid, name)
             now = utcnow()
-            with self.store.transaction():
+
+            def insert():
                 self.store.db.insert("projects", {"id": pid, "name": name, "description": description, "path": path,
                                                   "owner": user, "created_at": now, "updated_at": now})
                 self.store.db.insert("members", {"project_id": pid, "user": user, "role": "owner", "added_at": now})
+
+            await self.store.write(insert)
         except BaseException:
             # A full disk or a locked database: leave no half-made project folder behind.
             try:
@@ -240,22 +293,24 @@ class ProjectService:
 
     async def _write_manifest(self, folder: str, pid: str, name: str) -> None:
         manifest = {"type": "file", "format": "text", "content": json.dumps({"id": pid, "name": name}, indent=1) + "\n"}
-        await _call(self.cm.save, manifest, posixpath.join(folder, MANIFEST))
+        await ensure_async(self.cm.save(manifest, posixpath.join(folder, MANIFEST)))
 
     async def _mkdirs(self, path: str) -> None:
         current = ""
         for part in path.split("/"):
             current = posixpath.join(current, part) if current else part
             if not await self._dir_exists(current):
-                await _call(self.cm.save, {"type": "directory"}, current)
+                await ensure_async(self.cm.save({"type": "directory"}, current))
 
     async def update(self, pid: str, user: str, changes: dict) -> dict:
+        if "name" in changes:
+            check_project_name(changes["name"])
         self.require(pid, user, "owner")
         fields = {k: changes[k] for k in ("name", "description") if k in changes}
         if fields:
             fields["updated_at"] = utcnow()
-            with self.store.transaction():
-                self.store.execute("UPDATE projects SET " + ", ".join(f"{k} = ?" for k in fields) + " WHERE id = ?", [*fields.values(), pid])
+            sql = "UPDATE projects SET " + ", ".join(f"{k} = ?" for k in fields) + " WHERE id = ?"
+            await self.store.write(self.store.execute, sql, [*fields.values(), pid])
         return await self.get(pid, user)
 
     async def delete(self, pid: str, user: str, delete_files: bool = False) -> None:
@@ -264,25 +319,24 @@ class ProjectService:
             row, status = await self.folder_status(row)
             if status == "ok":
                 await self._delete_tree(row["path"])
-        with self.store.transaction():
-            self.store.execute("DELETE FROM projects WHERE id = ?", [pid])
+        await self.store.write(self.store.execute, "DELETE FROM projects WHERE id = ?", [pid])
 
     async def _delete_tree(self, path: str) -> None:
         """Delete a folder through the contents manager: at once if it allows, else bottom-up."""
         try:
-            await _call(self.cm.delete, path)
+            await ensure_async(self.cm.delete(path))
             return
         except Exception as exc:
             if getattr(exc, "status_code", None) != 400:  # 400: "directory not empty" without a trash
                 raise
-        listing = await _call(self.cm.get, path, content=True, type="directory")
+        listing = await ensure_async(self.cm.get(path, content=True, type="directory"))
         for child in listing.get("content") or []:
             if child["type"] == "directory":
                 await self._delete_tree(child["path"])
             else:
-                await _call(self.cm.delete, child["path"])
+                await ensure_async(self.cm.delete(child["path"]))
         try:
-            await _call(self.cm.delete, path)
+            await ensure_async(self.cm.delete(path))
         except Exception as exc:
             if getattr(exc, "status_code", None) == 400:
                 raise Conflict(f"the folder {path} holds hidden files; the project was not deleted", code="folder_not_empty") from None
@@ -294,28 +348,27 @@ class ProjectService:
         self.require(pid, user)
         return self.store.query("SELECT user, role, added_at FROM members WHERE project_id = ? ORDER BY user", [pid])
 
-    def set_member(self, pid: str, user: str, member: str, role: str) -> dict:
+    async def set_member(self, pid: str, user: str, member: str, role: str) -> dict:
         self.require(pid, user, "owner")
         current = self.role_of(pid, member)
         if current == "owner" and role != "owner":
             self._keep_an_owner(pid, member)
-        with self.store.transaction():
-            self.store.execute(
-                "INSERT INTO members (project_id, user, role, added_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (project_id, user) DO UPDATE SET role = excluded.role",
-                [pid, member, role, utcnow()],
-            )
+        await self.store.write(
+            self.store.execute,
+            "INSERT INTO members (project_id, user, role, added_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (project_id, user) DO UPDATE SET role = excluded.role",
+            [pid, member, role, utcnow()],
+        )
         return self.store.one("SELECT user, role, added_at FROM members WHERE project_id = ? AND user = ?", [pid, member])
 
-    def remove_member(self, pid: str, user: str, member: str) -> None:
+    async def remove_member(self, pid: str, user: str, member: str) -> None:
         self.require(pid, user, "owner")
         current = self.role_of(pid, member)
         if current is None:
             raise NotFound(f"{member!r} is not a member of this project", code="member_not_found")
         if current == "owner":
             self._keep_an_owner(pid, member)
-        with self.store.transaction():
-            self.store.execute("DELETE FROM members WHERE project_id = ? AND user = ?", [pid, member])
+        await self.store.write(self.store.execute, "DELETE FROM members WHERE project_id = ? AND user = ?", [pid, member])
 
     def _keep_an_owner(self, pid: str, leaving: str) -> None:
         owners = self.store.query("SELECT user FROM members WHERE project_id = ? AND role = 'owner'", [pid])
@@ -324,7 +377,7 @@ class ProjectService:
 
     # -- notebooks -------------------------------------------------------------------
 
-    async def _folder(self, pid: str, user: str, needed: str) -> tuple[dict, str]:
+    async def folder(self, pid: str, user: str, needed: str) -> tuple[dict, str]:
         """The project's row and the user's role, its folder checked.
 
         The folder must exist at every call; its manifest is read again at most
@@ -344,6 +397,7 @@ class ProjectService:
             raise Conflict(f"the folder of project {row['name']!r} ({row['path']}) no longer exists", code="project_folder_missing")
         return row, role
 
+
     def notebook_path(self, row: dict, nb: str, where: str = "/path") -> str:
         check_relative_path(nb, where)
         return posixpath.join(row["path"], nb)
@@ -358,11 +412,11 @@ class ProjectService:
         }
 
     async def notebooks(self, pid: str, user: str) -> list[dict]:
-        row, _ = await self._folder(pid, user, "viewer")
+        row, _ = await self.folder(pid, user, "viewer")
         found, queue = [], [(row["path"], 0)]
         while queue:
             folder, depth = queue.pop(0)
-            listing = await _call(self.cm.get, folder, content=True, type="directory")
+            listing = await ensure_async(self.cm.get(folder, content=True, type="directory"))
             for child in sorted(listing.get("content") or [], key=lambda c: c["name"]):
                 if child["type"] == "notebook":
                     found.append(self._notebook_view(child, row["path"]))
@@ -371,25 +425,27 @@ class ProjectService:
         return sorted(found, key=lambda n: n["path"])
 
     async def notebook(self, pid: str, user: str, nb: str) -> dict:
-        row, _ = await self._folder(pid, user, "viewer")
+        row, _ = await self.folder(pid, user, "viewer")
         path = self.notebook_path(row, nb)
-        if not await self._is_notebook(path):
+        if not await self.is_notebook(path):
             raise NotFound(f"no notebook {nb!r} in this project", code="notebook_not_found")
-        model = await _call(self.cm.get, path, content=False)
+        model = await ensure_async(self.cm.get(path, content=False))
         return self._notebook_view(model, row["path"])
 
     async def file_exists(self, path: str) -> bool:
-        return bool(await _call(self.cm.file_exists, path))
+        return bool(await ensure_async(self.cm.file_exists(path)))
 
     def os_path(self, path: str) -> str | None:
         """The file system path of a contents path, for contents managers that keep files on disk."""
         get = getattr(self.cm, "_get_os_path", None)
         return get(path) if get else None
 
-    async def _is_notebook(self, path: str) -> bool:
-        return path.endswith(".ipynb") and bool(await _call(self.cm.file_exists, path))
+    async def is_notebook(self, path: str) -> bool:
+        """Whether ``path`` (a contents path) is a notebook file that exists."""
+        return path.endswith(".ipynb") and bool(await ensure_async(self.cm.file_exists(path)))
 
-    def _new_notebook(self) -> dict:
+    def new_notebook(self) -> nbformat.NotebookNode:
+        """An empty notebook for the server's default kernel."""
         nb = nbformat.v4.new_notebook()
         if self.ksm is not None:
             name = getattr(self.km, "default_kernel_name", None) or "python3"
@@ -416,7 +472,7 @@ class ProjectService:
     async def _contents_call(self, fn, *args):
         """A contents-manager write; its refusals become client errors that name no server path."""
         try:
-            return await _call(fn, *args)
+            return await ensure_async(fn(*args))
         except Exception as exc:
             mapped = environment_error(exc)
             if mapped is not None:
@@ -430,7 +486,7 @@ class ProjectService:
 
     async def _free_notebook_path(self, row: dict, name: str) -> tuple[str, str]:
         """``(relative, full)`` path for a new notebook name: checked, free, its folders made."""
-        rel = self._ipynb(check_relative_path(name, "/name"))
+        rel = self._ipynb(check_notebook_name(name))
         check_relative_path(rel, "/name")
         path = posixpath.join(row["path"], rel)
         if await self._exists(path):
@@ -442,37 +498,36 @@ class ProjectService:
         return rel, path
 
     async def create_notebook(self, pid: str, user: str, name: str) -> dict:
-        row, _ = await self._folder(pid, user, "editor")
+        row, _ = await self.folder(pid, user, "editor")
         rel, path = await self._free_notebook_path(row, name)
         try:
-            await self._contents_call(self.cm.save, {"type": "notebook", "format": "json", "content": self._new_notebook()}, path)
+            await self._contents_call(self.cm.save, {"type": "notebook", "format": "json", "content": self.new_notebook()}, path)
         except BaseException:
             # The path was free: whatever a failed save left there (an empty file when the
             # disk filled up) is ours to remove, so the name stays free.
             try:
                 if await self._exists(path):
-                    await _call(self.cm.delete, path)
+                    await ensure_async(self.cm.delete(path))
             except Exception:
                 self.log.warning("Datadive: could not remove the unfinished notebook %s", path, exc_info=True)
             raise
         return await self.notebook(pid, user, rel)
 
     async def rename_notebook(self, pid: str, user: str, nb: str, new_name: str) -> dict:
-        row, _ = await self._folder(pid, user, "editor")
+        row, _ = await self.folder(pid, user, "editor")
         old = self.notebook_path(row, nb)
-        if not await self._is_notebook(old):
+        if not await self.is_notebook(old):
             raise NotFound(f"no notebook {nb!r} in this project", code="notebook_not_found")
-        rel = self._ipynb(check_relative_path(new_name, "/name"))
+        rel = self._ipynb(check_notebook_name(new_name))
         if posixpath.join(row["path"], rel) != old:
             rel, new = await self._free_notebook_path(row, new_name)
             await self._contents_call(self.cm.rename, old, new)
-            with self.store.transaction():
-                self._move_journal(old, new)
+            await self.store.write(self.journal.rename, old, new)
         return await self.notebook(pid, user, rel)
 
     async def delete_notebook(self, pid: str, user: str, nb: str) -> None:
-        row, _ = await self._folder(pid, user, "editor")
+        row, _ = await self.folder(pid, user, "editor")
         path = self.notebook_path(row, nb)
-        if not await self._is_notebook(path):
+        if not await self.is_notebook(path):
             raise NotFound(f"no notebook {nb!r} in this project", code="notebook_not_found")
-        await _call(self.cm.delete, path)
+        await ensure_async(self.cm.delete(path))

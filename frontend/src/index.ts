@@ -72,6 +72,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
     model.formRequested.connect(reveal);
     model.sectionRequested.connect(reveal);
 
+    // A right click on a generated cell makes it the active cell before JupyterLab builds its
+    // context menu (window, capture phase: first of all listeners), so the Datadive items act on it.
+    window.addEventListener(
+      'contextmenu',
+      event => {
+        const node = (event.target as HTMLElement | null)?.closest?.('.jp-Cell.dd-generated');
+        const panel = tracker.currentWidget;
+        if (!node || !panel || !panel.node.contains(node)) {
+          return;
+        }
+        const index = panel.content.widgets.findIndex(w => w.node === node);
+        if (index >= 0 && index !== panel.content.activeCellIndex) {
+          panel.content.deselectAll();
+          panel.content.activeCellIndex = index;
+        }
+      },
+      true
+    );
+
     const current = () => {
       const panel = tracker.currentWidget;
       return generatedCell(panel, panel?.content.activeCell);

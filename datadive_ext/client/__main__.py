@@ -1,0 +1,5 @@
+"""``python -m datadive_ext.client``: the ``datadive`` command line."""
+
+from .cli import main
+
+main()
