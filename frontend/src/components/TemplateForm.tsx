@@ -150,7 +150,8 @@ export function TemplateForm(props: {
   useEffect(() => {
     setFormData(request.inputs ?? {});
     setTouched(false);
-    setMoreOpen(false);
+    // A new request (another template, another cell) starts folded, unless it edits a cell.
+    setMoreOpen(!!request.edit);
     userActed.current = false;
     setServerErrors({ fieldErrors: {}, formErrors: [] });
     setDone(null);
@@ -254,10 +255,10 @@ export function TemplateForm(props: {
 
   const optionalServerError = split.optional.some(name => serverErrors.fieldErrors[name] !== undefined);
   useEffect(() => {
-    if (editing || optionalServerError) {
+    if (optionalServerError) {
       setMoreOpen(true);
     }
-  }, [editing, optionalServerError]);
+  }, [optionalServerError]);
 
   const target = model.target(panel);
   const canAct = !!target && target.canWrite && !!panel?.content.model;
