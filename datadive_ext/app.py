@@ -91,6 +91,51 @@ class DatadiveApp(ExtensionApp):
     assistant_kernel_timeout = Float(
         30.0, config=True, help="Seconds the assistant waits for a kernel to answer before giving up (504)."
     )
+    switch_interval = Float(
+        0.001,
+        config=True,
+        help="""The interpreter's thread switch interval (`sys.setswitchinterval`)
+        that Datadive sets when it starts, in seconds, if it is still Python's
+        default (0.005): how long the event loop may wait for the interpreter lock
+        while a worker thread parses, renders or serialises. 0 leaves it alone.
+        Process-wide; see docs/server.md.""",
+    )
+    notebook_direct_bytes = Int(
+        256 * 1024,
+        config=True,
+        help="""Notebook files of at least this many bytes, on jupyter_server's own
+        file contents manager without save hooks, are read and written by cell
+        operations as text, with the parsing, validation and signing done in the
+        worker pool rather than on the event loop (docs/server.md). Smaller files,
+        and every notebook on any other contents manager, go through the contents
+        manager's whole-notebook get / save.""",
+    )
+    notebook_templates_folder = Unicode(
+        "templates",
+        config=True,
+        help="""Folder (a path in the contents root, '/'-separated) whose `.ipynb`
+        files are notebook templates (kind `notebook`), besides those in
+        template_folders. Empty: none from the contents.""",
+    )
+    max_concurrent_runs = Int(
+        2, config=True,
+        help="Headless runs executing at once; further runs wait in a queue (status `queued`).",
+    )
+    run_timeout = Float(
+        3600.0, config=True,
+        help="Seconds a headless run may take when its request gives no `timeout` (then it fails, `timeout`).",
+    )
+    sampledb_folder = Unicode(
+        "sampledb",
+        config=True,
+        help="""Folder (a path in the contents root, '/'-separated) where notebooks
+        made through the SampleDB-compatible endpoint (`datadive/templates/t/...`)
+        are created. Nothing is written outside it.""",
+    )
+    sampledb_link_max_age = Int(
+        900, config=True,
+        help="Seconds a SampleDB confirmation page stays valid (its params and destination are signed).",
+    )
     demo_project = Bool(
         False,
         config=True,
@@ -112,11 +157,11 @@ class DatadiveApp(ExtensionApp):
     def _admin_users_default(self):
         return {self.owner_name}
 
-    @validate("projects_dir")
+    @validate("projects_dir", "notebook_templates_folder", "sampledb_folder")
     def _check_projects_dir(self, proposal):
         value = proposal["value"].strip().strip("/")
         if value and (value.startswith(".") or ".." in value.split("/") or "\\" in value or "\x00" in value):
-            raise ValueError(f"projects_dir must be a plain relative folder, not {value!r}")
+            raise ValueError(f"{proposal['trait'].name} must be a plain relative folder, not {value!r}")
         return posixpath.normpath(value) if value else ""
 
     # -- life cycle ------------------------------------------------------------------
@@ -131,6 +176,7 @@ class DatadiveApp(ExtensionApp):
         from .services.templates import TemplateService
         from .store import Store
 
+        self._set_switch_interval()
         self.store = Store(self.resolved_db_path(), busy_timeout=self.db_busy_timeout)
         self.store.migrate()
         self.single_user = self._single_user()
@@ -151,7 +197,8 @@ class DatadiveApp(ExtensionApp):
         )
         from .services.cells import CellService
 
-        self.cells = CellService(self.store, self.projects, self.templates, self.log, ydoc_app=self._ydoc_app)
+        self.cells = CellService(self.store, self.projects, self.templates, self.log, ydoc_app=self._ydoc_app,
+                                 direct_bytes=self.notebook_direct_bytes)
         from .services.assistant import AssistantService
 
         self.assistant = AssistantService(
@@ -159,12 +206,31 @@ class DatadiveApp(ExtensionApp):
             full_read_bytes=self.assistant_full_read_bytes, sample_rows=self.assistant_sample_rows,
             kernel_timeout=self.assistant_kernel_timeout,
         )
+        from .services.nbtemplates import NotebookTemplateService
+
+        self.nbtemplates = NotebookTemplateService(
+            self.serverapp.contents_manager, folder=self.notebook_templates_folder,
+            template_folders=self.template_folders, log=self.log,
+        )
+        from .services.runs import RunService
+
+        self.runs = RunService(
+            self.store, self.projects, self.nbtemplates,
+            max_concurrent=self.max_concurrent_runs, default_timeout=self.run_timeout, log=self.log,
+        )
         self.serverapp.event_logger.add_listener(schema_id=CONTENTS_EVENTS, listener=self._on_contents_event)
         self.log.info("Datadive store: %s (%s-user mode)", self.store.path, "single" if self.single_user else "multi")
         if self.demo_project:
             from tornado.ioloop import IOLoop
 
             IOLoop.current().add_callback(self._seed_demo)
+
+    def _set_switch_interval(self) -> None:
+        import sys
+
+        if self.switch_interval > 0 and abs(sys.getswitchinterval() - 0.005) < 1e-9:
+            sys.setswitchinterval(self.switch_interval)
+            self.log.info("Datadive: interpreter switch interval %.4f s (was Python's default 0.005 s)", self.switch_interval)
 
     async def _seed_demo(self):
         from .demo import seed_demo
@@ -183,8 +249,13 @@ class DatadiveApp(ExtensionApp):
         # Journal entries left pending by a crash are settled in the background (and
         # lazily, per notebook, before anything reads or writes that notebook's journal).
         self.cells.start_recovery()
+        # Runs left `running` or `queued` by a server that died are marked `interrupted`.
+        await self.runs.start()
 
     async def stop_extension(self):
+        runs = getattr(self, "runs", None)
+        if runs is not None:
+            await runs.stop()  # running kernels are shut down; their runs end `interrupted`
         store = getattr(self, "store", None)
         if store is not None:
             store.close()

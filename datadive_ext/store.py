@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .offload import run_blocking
+from .offload import run_io
 
 T = TypeVar("T")
 
@@ -110,6 +110,35 @@ CREATE INDEX operations_pending ON operations (project_id, notebook) WHERE pendi
 """
 
 
+# Migration 5: headless runs of project notebooks (services/runs.py). ``seq`` orders
+# them (lists are newest first); ``done`` / ``total`` count code cells; ``error`` is
+# JSON; ``updated_at`` is the last time the server recorded the run, which a server
+# that starts again takes as the end of a run it finds ``queued`` or ``running``
+# (it marks those ``interrupted``).
+_M5 = """
+CREATE TABLE runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    notebook TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
+    parameters TEXT NOT NULL DEFAULT '{}',
+    timeout REAL,
+    output TEXT,
+    done INTEGER NOT NULL DEFAULT 0,
+    total INTEGER,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    updated_at TEXT NOT NULL,
+    error TEXT
+);
+CREATE INDEX runs_project ON runs (project_id, seq);
+CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')
+"""
+
+
 def _sql(script: str):
     def apply(db: Database) -> None:
         for statement in script.split(";"):
@@ -119,7 +148,7 @@ def _sql(script: str):
     return apply
 
 
-MIGRATIONS = [_sql(_M1), _sql(_M2), _sql(_M3), _sql(_M4)]
+MIGRATIONS = [_sql(_M1), _sql(_M2), _sql(_M3), _sql(_M4), _sql(_M5)]
 
 
 class Database:
@@ -245,12 +274,12 @@ class Store:
             return self.db.execute(sql, params)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` inside one transaction, run in the worker pool.
+        """``fn(*args)`` inside one transaction, run in the I/O lane of the worker pool.
 
         A wait for another process's lock (up to ``busy_timeout``) then stalls no
         request; the result or the exception of ``fn`` comes back to the caller.
         """
-        return await run_blocking(self._in_transaction, fn, args)
+        return await run_io(self._in_transaction, fn, args)
 
     def _in_transaction(self, fn, args):
         with self.transaction():
@@ -271,7 +300,7 @@ class Store:
             if transaction is not None:
                 with transaction:
                     return fn(*args)
-            await run_blocking(self._in_transaction, _nothing, ())  # raises when busy_timeout runs out
+            await run_io(self._in_transaction, _nothing, ())  # raises when busy_timeout runs out
             if time.monotonic() > deadline:  # free each time it was waited for, taken again each time it was tried
                 raise _busy()
 

@@ -96,16 +96,12 @@ def max_in_flight(intervals) -> int:
 # For ``assert_error``: the error paths this answer gives look wrong by the API contract and are
 # reported for a decision, so a test does not pin them (status and code are still asserted).
 # Every use names, beside it, the path the server gives and the one the contract suggests.
-UNSETTLED_PATHS = object()
-
-
 def assert_error(reply: Reply, status: int, code: str, paths) -> None:
     """The one error shape: status, code, message, reason and the error paths.
 
     ``paths``: a list is the exact paths of ``errors`` (in any order, one entry per
     error); a set is the distinct paths (for answers where one path may carry
     several messages). ``[]`` means an error about no field (``errors == []``).
-    ``UNSETTLED_PATHS`` (above) leaves the paths unpinned, for answers reported as wrong.
     """
     assert reply.status == status, (reply.status, reply.request, reply.text)
     body = reply.json
@@ -114,9 +110,7 @@ def assert_error(reply: Reply, status: int, code: str, paths) -> None:
     assert body["message"], body
     assert isinstance(body["errors"], list), body
     assert all(isinstance(e, dict) and isinstance(e.get("path"), str) and e.get("message") for e in body["errors"]), body["errors"]
-    if paths is UNSETTLED_PATHS:
-        pass
-    elif isinstance(paths, (set, frozenset)):
+    if isinstance(paths, (set, frozenset)):
         assert {e["path"] for e in body["errors"]} == paths, body["errors"]
     else:
         assert isinstance(paths, (list, tuple)), f"paths must be a list or a set, not {paths!r}"

@@ -11,9 +11,16 @@ class NoKernelExecute(Authorizer):
         return not (resource == "kernels" and action == "execute")
 
 
-@pytest.fixture
-def jp_server_config(jp_data_dir):
-    return base_config(jp_data_dir, ServerApp={"authorizer_class": NoKernelExecute})
+class AsyncNoKernelExecute(Authorizer):
+    """The same answers from a coroutine (jupyter_server awaits ``is_authorized``; so must Datadive)."""
+
+    async def is_authorized(self, handler, user, action, resource):
+        return not (resource == "kernels" and action == "execute")
+
+
+@pytest.fixture(params=[NoKernelExecute, AsyncNoKernelExecute], ids=["sync", "async"])
+def jp_server_config(jp_data_dir, request):
+    return base_config(jp_data_dir, ServerApp={"authorizer_class": request.param})
 
 
 async def test_kernel_source_needs_execute_permission(api, jp_serverapp):

@@ -28,11 +28,13 @@ the store (projects, members, templates, their versions, the cell journal).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
 import os
 import re
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,9 +154,45 @@ class World:
         self.op_id = history["items"][0]["id"]
         (self.folder / "data.csv").write_text("g,y\n" + "".join(f"{'ab'[i % 2]},{i * 0.7 % 5:.2f}\n" for i in range(40)), encoding="utf-8")
         await self.alice("POST", "templates", body=user_doc(TEMPLATE_ID), status=201)
+        # Runs: a notebook without code cells (a run of it ends at once) and one that
+        # sleeps (a run of it stays running until cancelled).
+        self.quick_nb, self.sleepy_nb = "run-quick.ipynb", "run-sleepy.ipynb"
+        for name in (self.quick_nb, self.sleepy_nb):
+            await self.alice("POST", "projects", self.pid, "notebooks", body={"name": name}, status=201)
+        await self.alice("POST", *self.cells_path(self.sleepy_nb), body={"cell_type": "code", "source": "import time\ntime.sleep(120)"}, status=201)
+        run = await self.alice("POST", "projects", self.pid, "runs", body={"notebook": self.quick_nb}, status=202)
+        self.run_id = run["id"]
+        await self.runs_settled()
         # What nobody outside the project may learn (the project's id and owner are
         # checked separately: the id travels in the URL).
         self.secrets = [PROJECT_NAME, project["path"], "datadive-project.json", self.cell_id, self.op_id]
+
+    async def runs_settled(self):
+        """No run queued or running (those left are cancelled), and every run's copy written."""
+        deadline = time.monotonic() + 120
+        while True:
+            items = (await self.alice("GET", "projects", self.pid, "runs", params={"limit": 500}))["items"]
+            open_runs = [r for r in items if r["status"] in ("queued", "running")]
+            if not open_runs:
+                return
+            for r in open_runs:
+                if r["notebook"] == self.sleepy_nb and r["status"] == "running":
+                    reply = await self.as_user("alice", "DELETE", "projects", self.pid, "runs", r["id"])
+                    assert reply.status in (200, 409), reply.text
+            assert time.monotonic() < deadline, f"runs still open: {open_runs}"
+            await asyncio.sleep(0.1)
+
+    async def sleeping_run(self) -> str:
+        """A run of the sleeping notebook, running, its first copy written (nothing changes until it is cancelled)."""
+        rid = (await self.alice("POST", "projects", self.pid, "runs", body={"notebook": self.sleepy_nb}, status=202))["id"]
+        deadline = time.monotonic() + 120
+        while True:
+            run = await self.alice("GET", "projects", self.pid, "runs", rid)
+            if run["status"] == "running" and run["progress"]["done"] == 0 and run.get("output") and (self.folder / run["output"]).is_file():
+                await asyncio.sleep(0.3)  # the executing cell has started; its copy is not written again before it ends
+                return rid
+            assert run["status"] in ("queued", "running") and time.monotonic() < deadline, run
+            await asyncio.sleep(0.1)
 
     def cells_path(self, nb=None):
         return ("projects", self.pid, "notebooks", nb or self.nb, "cells")
@@ -206,7 +244,7 @@ class World:
         store = self.app.store
         rows = {
             table: [json.dumps(r, sort_keys=True, default=str) for r in store.query(f"SELECT * FROM {table}")]
-            for table in ("projects", "members", "templates", "template_versions", "operations")
+            for table in ("projects", "members", "templates", "template_versions", "operations", "runs")
         }
         return {"files": files, "notebooks": notebooks, "rows": {t: sorted(v) for t, v in rows.items()}}
 
@@ -329,6 +367,10 @@ async def prep_retire_template(w, who):
     return Call({"tid": tid})
 
 
+async def prep_cancel_run(w, who):
+    return Call({"pid": w.pid, "rid": await w.sleeping_run()})
+
+
 P, NB, CELL = {"pid": "@pid"}, {"pid": "@pid", "nb": "@nb"}, {"pid": "@pid", "nb": "@nb", "cell_id": "@cell_id"}
 
 OPERATIONS: list[Op] = [
@@ -361,6 +403,11 @@ OPERATIONS: list[Op] = [
     Op("POST", "/projects/{pid}/notebooks/{nb}/cells/{cell_id}/move", "editor", 200, prep_move_cell, writes=True),
     Op("GET", "/projects/{pid}/notebooks/{nb}/history", "viewer", 200, call(**NB)),
     Op("POST", "/projects/{pid}/notebooks/{nb}/history/{op_id}/undo", "editor", 200, prep_undo, writes=True),
+    # runs
+    Op("GET", "/projects/{pid}/runs", "viewer", 200, call(**P)),
+    Op("POST", "/projects/{pid}/runs", "editor", 202, with_body(lambda w, who: {"notebook": w.quick_nb}, **P), writes=True),
+    Op("GET", "/projects/{pid}/runs/{rid}", "viewer", 200, call(pid="@pid", rid="@run_id")),
+    Op("DELETE", "/projects/{pid}/runs/{rid}", "editor", 200, prep_cancel_run, writes=True),
     # templates
     Op("GET", "/templates", "any", 200, call(), project=False),
     Op("POST", "/templates", "any", 201, with_body(lambda w, who: user_doc(w.unique(f"made-by-{slug(who)}"))), writes=True, project=False),
@@ -465,6 +512,7 @@ class TestAuthMatrix:
             name = f"{op.method} {op.path}" + (f" [{op.label}]" if op.label else "")
             for who in IDENTITIES:
                 status, code = expected(op, who)
+                await w.runs_settled()  # a run started by an earlier call changes nothing from here on
                 c = await op.prepare(w, who)
                 segments = segments_of(op.path, c.params)
                 before = w.state()
@@ -472,6 +520,8 @@ class TestAuthMatrix:
                     replies = [await w.unauthenticated({**c.headers, **h}, op.method, segments, c.body) for h in UNAUTHENTICATED[who]]
                 else:
                     replies = [await w.as_user(USER[who], op.method, *segments, body=c.body, headers=c.headers)]
+                if (op.method, op.path) == ("POST", "/projects/{pid}/runs"):
+                    await w.runs_settled()  # the run started goes on in the background: its end is part of the call
                 after = w.state()
                 calls += len(replies)
                 for reply in replies:

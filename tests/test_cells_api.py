@@ -16,7 +16,7 @@ import urllib.parse
 
 import nbformat
 import pytest
-from datadive_testing import UNSETTLED_PATHS, assert_error, counting_template_doc, max_in_flight, multi_user_config
+from datadive_testing import assert_error, counting_template_doc, max_in_flight, multi_user_config
 
 from datadive_ext.openapi import body_validator
 
@@ -392,8 +392,8 @@ async def test_insert_a_specific_template_version(api, jp_root_dir):
 
     before = book.raw()
     await unchanged(book, before, await book.insert({"template": {"id": "versioned", "version": 3}, "inputs": {"column": "a"}}),
-                    404, "version_not_found", UNSETTLED_PATHS)  # the server says "/version"; the field is /template/version
-    await unchanged(book, before, await book.insert({"template": {"id": "no-such-template"}, "inputs": {}}), 404, "template_not_found", [])
+                    404, "version_not_found", ["/template/version"])
+    await unchanged(book, before, await book.insert({"template": {"id": "no-such-template"}, "inputs": {}}), 404, "template_not_found", ["/template/id"])
 
 
 async def test_insert_invalid_bodies_and_positions(api, jp_root_dir):
@@ -555,8 +555,7 @@ async def test_upgrade_to_latest_revalidates_inputs(api, jp_root_dir):
     _, nb = await book.check()
     assert [c.metadata["datadive"]["version"] for c in nb.cells] == [2, 1]
     before = book.raw()
-    await unchanged(book, before, await book.patch(stay["id"], {"template_version": 9}), 404, "version_not_found",
-                    UNSETTLED_PATHS)  # the server says "/version"; the field is /template_version
+    await unchanged(book, before, await book.patch(stay["id"], {"template_version": 9}), 404, "version_not_found", ["/template_version"])
 
 
 async def test_regenerate_with_invalid_inputs_lists_paths(api, jp_root_dir):
@@ -584,8 +583,7 @@ async def test_edit_source_and_plain_cell_rules(api, jp_root_dir):
     before = book.raw()
     # Inputs on a plain cell: it was not made from a template.
     await unchanged(book, before, await book.patch(p["id"], {"inputs": {"column": "a"}}), 400, "not_generated", ["/inputs"])
-    await unchanged(book, before, await book.patch(md["id"], {"template_version": "latest"}), 400, "not_generated",
-                    UNSETTLED_PATHS)  # the server says "/inputs"; the body's field is /template_version
+    await unchanged(book, before, await book.patch(md["id"], {"template_version": "latest"}), 400, "not_generated", ["/template_version"])
     # Source together with inputs, or an empty / unknown body.
     await unchanged(book, before, await book.patch(gen["id"], {"source": "x", "inputs": {}}), 400, "invalid", ["/source"])
     await unchanged(book, before, await book.patch(gen["id"], {}), 400, "invalid", [""])
@@ -831,7 +829,7 @@ async def test_template_cell_metadata_that_is_not_nbformat_is_a_client_error(api
     assert_error(created, 400, "invalid_template", ["/cells/0/metadata"])  # refused when the template is made
     assert_error(await api("GET", "templates", "bad-tags"), 404, "template_not_found", [])
     reply = await book.insert({"template": {"id": "bad-tags"}, "inputs": {"column": "a"}})
-    await unchanged(book, before, reply, 404, "template_not_found", [])
+    await unchanged(book, before, reply, 404, "template_not_found", ["/template/id"])
     assert book.sources() == ["a"]
 
     # The same through an upgrade: v1 is fine, v2 carries the bad metadata.

@@ -536,18 +536,6 @@ async def test_profile_and_suggest(live):
 # -- runs: not on this server yet ------------------------------------------------------------
 
 
-async def test_run_is_not_available_on_this_server(live):
-    def scenario():
-        pid = live.client().create_project("Runs")["id"]
-        failed(run(live, "run", pid, "analysis.ipynb", "-P", "n=3", "-P", "name=x"), 12,
-               "runs are not available on this server", "(404 no_route)", "  (request): ")
-        body = json_error(run(live, "run", pid, "analysis.ipynb", "--parameters", '{"n": 3}', "--json"), 12, 404, "no_route")
-        assert "runs are not available on this server" in body["message"]
-        failed(run(live, "run", pid, "analysis.ipynb", "-P", "novalue"), 2)
-
-    await in_thread(scenario)
-
-
 # -- the API description, URL and token, exit codes ---------------------------------------------
 
 

@@ -410,32 +410,39 @@ async def test_assistant_profile_and_suggest(live):
     await in_thread(scenario)
 
 
-# -- runs: not on this server ------------------------------------------------------------
+# -- runs: a server older than them -------------------------------------------------------
+# (runs against a real server: tests/test_client_runs.py)
 
 
-async def test_runs_are_not_available_on_this_server(live):
-    def scenario():
-        with live.client() as dd:
-            pid = dd.create_project("Runs")["id"]
-            calls = [
-                lambda: dd.create_run(pid, "a.ipynb", {"n": 1}, timeout=5),
-                lambda: dd.list_runs(pid),
-                lambda: list(dd.iter_runs(pid)),
-                lambda: dd.get_run(pid, "r1"),
-                lambda: dd.cancel_run(pid, "r1"),
-            ]
-            for call in calls:
-                with pytest.raises(NotAvailable) as e:
-                    call()
-                err = error_of(e, NotAvailable, 404, "no_route")
-                assert isinstance(err, NotFound) and err.exit_code == 12
-                assert "runs are not available on this server" in err.message
-            # A missing project on a route that exists is a plain NotFound.
-            with pytest.raises(NotFound) as e:
-                dd.list_members("nope")
-            assert type(e.value) is NotFound
+def test_runs_on_an_older_server_are_not_available():
+    """A server from before runs answers 404 no_route for any path under the prefix it does not know."""
+    def older_server(request: httpx.Request) -> httpx.Response:
+        path = request.url.raw_path.decode()
+        if "/runs" in path:
+            return httpx.Response(404, json={"message": "no such resource in the Datadive API", "reason": "Not Found",
+                                             "code": "no_route", "errors": [{"path": "", "message": "names no resource"}]})
+        return httpx.Response(404, json={"message": "no project 'nope'", "reason": "Not Found", "code": "project_not_found",
+                                         "errors": []})
 
-    await in_thread(scenario)
+    with DatadiveClient("http://old.example/", "t", transport=httpx.MockTransport(older_server)) as dd:
+        calls = [
+            lambda: dd.create_run("p1", "a.ipynb", {"n": 1}, timeout=5),
+            lambda: dd.list_runs("p1"),
+            lambda: list(dd.iter_runs("p1")),
+            lambda: dd.get_run("p1", "r1"),
+            lambda: dd.cancel_run("p1", "r1"),
+            lambda: dd.wait_run("p1", "r1"),
+        ]
+        for call in calls:
+            with pytest.raises(NotAvailable) as e:
+                call()
+            err = error_of(e, NotAvailable, 404, "no_route", [""])
+            assert isinstance(err, NotFound) and err.exit_code == 12
+            assert "runs are not available on this server" in err.message
+        # A missing project on a route that exists is a plain NotFound.
+        with pytest.raises(NotFound) as e:
+            dd.list_members("nope")
+        assert type(e.value) is NotFound
 
 
 # -- the API itself, and the generic request ------------------------------------------------
@@ -524,8 +531,11 @@ async def test_async_client(live):
             await dd.edit_cell(pid, nb, cells["cells"][0]["id"], "2", if_match=etag)
         with pytest.raises(NotFound):
             await dd.get_project("nope")
-        with pytest.raises(NotAvailable):
-            await dd.create_run(pid, nb)
+        run = await dd.create_run(pid, nb)  # its one code cell, 1 + 1
+        seen = []
+        done = await dd.wait_run(pid, run["id"], poll=0.1, timeout=120, on_update=seen.append)
+        assert done["status"] == "succeeded" and done["progress"] == {"done": 1, "total": 1}
+        assert seen[-1] == done and [r["id"] async for r in dd.iter_runs(pid)] == [run["id"]]
 
 
 def test_answers_without_the_api_body():

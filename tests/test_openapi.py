@@ -106,10 +106,11 @@ def route_to_path(regex: str) -> tuple[str, list[str]]:
 
 
 def documented_routes():
-    """Every route but the last-resort JSON 404 for paths that name nothing (not an operation)."""
+    """Every API route but the last-resort JSON 404 for paths that name nothing (not an
+    operation); the HTML pages for other platforms (datadive/templates/...) are no API."""
     table = routes()
     assert table[-1][1] is NoRouteHandler, "the catch-all must come last"
-    return table[:-1]
+    return [route for route in table[:-1] if route[0].startswith(PREFIX + "/")]
 
 
 def implemented_verbs(handler) -> set[str]:

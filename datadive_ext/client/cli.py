@@ -14,7 +14,6 @@ import json
 import os
 import re
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .core import DEFAULT_TIMEOUT, DatadiveClient, Tagged, file_source, kernel_source
+from .core import DEFAULT_TIMEOUT, RUN_FINISHED, DatadiveClient, Tagged, file_source, kernel_source
 from .errors import DatadiveError, NotFound
 
 # Exit codes (each error class has its ``exit_code``).
@@ -41,11 +40,11 @@ EXIT_CODES = {
     9: "413 too large (TooLarge)",
     10: "503 unavailable / 504 kernel timeout (Unavailable, KernelTimeout)",
     11: "507 storage full (StorageFull)",
-    12: "the route is not on this server (NotAvailable): runs, until they land",
+    12: "the route is not on this server (NotAvailable): runs, on a server older than them",
 }
 
 TEMPLATE_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")  # template.schema.json's id pattern: a safe file name
-RUN_DONE = {"succeeded", "failed", "cancelled", "interrupted"}
+RUN_DONE = RUN_FINISHED  # the statuses of a run that has ended
 
 
 class CliError(Exception):
@@ -445,13 +444,26 @@ def notebooks_show(ctx, pid, nb, as_json):
 
 @notebooks_group.command("create")
 @PID
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--from-template", "from_template", metavar="ID",
+              help="Make it from this notebook template (see: templates list --kind notebook).")
+@click.option("--parameter", "-P", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="A parameter of the notebook template (the value is JSON when it parses); repeatable.")
+@click.option("--parameters", help="Every parameter as a JSON object (@FILE, - : stdin).")
 @json_option
 @click.pass_context
-def notebooks_create(ctx, pid, name, as_json):
-    """A new, empty notebook (NAME: path inside the project; .ipynb is added)."""
+def notebooks_create(ctx, pid, name, from_template, pairs, parameters, as_json):
+    """A new notebook: empty, or made from a notebook template with parameters.
+
+    NAME is its path inside the project (.ipynb is added); with --from-template it may
+    be left out, and the template's file name (its {param} placeholders filled) is used.
+    """
     state = _state(ctx, as_json)
-    emit(state, state.client().create_notebook(pid, name), lambda d: record("created", d))
+    values = collect_inputs(parameters, pairs, "--parameters", "--parameter")
+    if from_template is None and (name is None or values is not None):
+        raise click.UsageError("give NAME (an empty notebook), or --from-template with its parameters")
+    answer = state.client().create_notebook(pid, name, from_template=from_template, parameters=values)
+    emit(state, answer, lambda d: record("created", d))
 
 
 @notebooks_group.command("rename")
@@ -707,7 +719,7 @@ TEMPLATE_COLUMNS = [("id", "id"), ("version", "version"), ("title", "title"), ("
                     ("retired", lambda t: "retired" if t.get("retired_at") else "")]
 TEMPLATE_FIELDS = ["id", "version", "latest_version", "title", "description", "category", "tags", "source", "locked",
                    "author", "created_at", "updated_at", "retired_at"]
-SOURCES = click.Choice(["builtin", "path", "user"])
+SOURCES = click.Choice(["builtin", "path", "user", "contents", "folder"])
 
 
 def _template_view(data):
@@ -732,14 +744,16 @@ def templates_group():
 @click.option("--query", "-q", help="Text in id, title, description or tags.")
 @click.option("--source", type=SOURCES, help="Only this source.")
 @click.option("--retired", is_flag=True, help="Include retired user templates.")
+@click.option("--kind", type=click.Choice(["cell", "notebook"]), default="cell", show_default=True,
+              help="Cell templates, or notebook templates (whole notebooks with a parameters cell).")
 @limit_option
 @json_option
 @click.pass_context
-def templates_list(ctx, category, tag, query, source, retired, limit, as_json):
-    """The template library."""
+def templates_list(ctx, category, tag, query, source, retired, kind, limit, as_json):
+    """The template library (source: builtin, path or user; contents or folder for notebook templates)."""
     state = _state(ctx, as_json)
     found = state.client().iter_templates(category=category, tag=tag, q=query, source=source, retired=retired or None,
-                                          page_size=_page_size(limit))
+                                          page_size=_page_size(limit), kind=None if kind == "cell" else kind)
     items = _take(found, limit)
     emit(state, items, lambda d: table(f"{len(d)} template(s)", d, TEMPLATE_COLUMNS))
 
@@ -1069,37 +1083,84 @@ def suggest_cmd(ctx, project, path, kernel, variable, outcome, between, within, 
 @click.option("--parameter", "-P", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A parameter (the value is JSON when it parses); repeatable.")
 @click.option("--parameters", help="Every parameter as a JSON object (@FILE, - : stdin).")
-@click.option("--run-timeout", type=click.FloatRange(min=0), help="Seconds the run may take.")
+@click.option("--run-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds the run may take (default: the server's).")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the run to its end with a progress bar.")
 @json_option
 @click.pass_context
 def run_cmd(ctx, pid, notebook, pairs, parameters, run_timeout, wait, as_json):
-    """Run NOTEBOOK of project PID headless, with parameters (on a server that has runs)."""
+    """Run NOTEBOOK of project PID headless, with parameters.
+
+    The server checks the parameters against the notebook's parameters cell before
+    anything runs (exit 4 with every bad one), queues the run and writes the executed
+    copy into the project (runs/<stem>-<run id>.ipynb). With --wait (the default) the
+    command follows the run with a progress bar of its code cells and exits 0 only
+    if it succeeded (1 if it failed, was cancelled or interrupted); Ctrl-C cancels
+    the run. --no-wait prints the run as queued and exits 0.
+    """
     state = _state(ctx, as_json)
     client = state.client()
     values = collect_inputs(parameters, pairs, "--parameters", "--parameter")
-    run = client.create_run(pid, notebook, values, timeout=run_timeout)  # NotAvailable (exit 12) until the server has runs
-    if wait and isinstance(run, dict) and run.get("id") and run.get("status") not in RUN_DONE:
-        run = _follow(state, client, pid, run)
-    emit(state, run, lambda d: record(f"run {d.get('id', '')}", d))
-    if wait and isinstance(run, dict) and run.get("status") != "succeeded":
+    run = client.create_run(pid, notebook, values, timeout=run_timeout)  # NotAvailable (exit 12) on a server without runs
+    if wait and run.get("status") not in RUN_DONE:
+        try:
+            run = _follow(state, client, pid, run)
+        except KeyboardInterrupt:
+            click.echo(f"datadive: cancelling run {run['id']} ...", err=True)
+            try:
+                run = client.cancel_run(pid, run["id"])
+            except DatadiveError as exc:
+                if exc.code != "run_finished":
+                    raise
+                run = client.get_run(pid, run["id"])
+    emit(state, run, _run_record)
+    if wait and run.get("status") != "succeeded":
+        if not state.json:
+            error = run.get("error") or {}
+            click.echo(f"datadive: run {run.get('id')} {run.get('status')}"
+                       + (f" ({error.get('code')}): {error.get('message')}" if error else ""), err=True)
         ctx.exit(1)
 
 
+def _progress_text(run: dict) -> str:
+    progress = run.get("progress") if isinstance(run.get("progress"), dict) else {}
+    total = progress.get("total")
+    return f"{progress.get('done', 0)}/{total}" if total is not None else str(progress.get("done", 0))
+
+
+def _run_record(run: dict):
+    """The run as a table; a failure adds the failing cell's traceback below it."""
+    shown = {
+        "id": run.get("id"), "notebook": run.get("notebook"), "status": run.get("status"), "progress": _progress_text(run),
+        "parameters": run.get("parameters") or None, "output": run.get("output"), "created_by": run.get("created_by"),
+        "started_at": run.get("started_at"), "finished_at": run.get("finished_at"),
+        "duration": f"{run['duration']:.1f} s" if isinstance(run.get("duration"), (int, float)) else None,
+    }
+    error = run.get("error") if isinstance(run.get("error"), dict) else None
+    if error:
+        shown["error"] = f"{error.get('code')}: {error.get('message')}"
+        if error.get("cell_index") is not None:
+            shown["cell"] = f"{error.get('cell_index')} (id {error.get('cell_id')})"
+    out = [record(f"run {run.get('id', '')}", {k: v for k, v in shown.items() if v is not None})]
+    if error and error.get("traceback"):
+        out.append(Text(error["traceback"]))
+    return out
+
+
 def _follow(state: State, client: DatadiveClient, pid: str, run: dict) -> dict:
-    """Polls the run until it ends, with a progress bar of its cells (on a terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """Polls the run until it ends, with a progress bar of its code cells (on a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   disable=state.json or not console.is_terminal) as bar:
-        task = bar.add_task(str(run.get("status", "queued")), total=None)
-        while run.get("status") not in RUN_DONE:
-            time.sleep(0.5)
-            run = client.get_run(pid, run["id"])
-            progress = run.get("progress") if isinstance(run.get("progress"), dict) else {}
-            bar.update(task, description=str(run.get("status")), completed=progress.get("done") or 0, total=progress.get("total"))
-    return run
+        progress = run.get("progress") if isinstance(run.get("progress"), dict) else {}
+        task = bar.add_task(str(run.get("status", "queued")), total=progress.get("total"))
+
+        def show(current: dict) -> None:
+            now = current.get("progress") if isinstance(current.get("progress"), dict) else {}
+            bar.update(task, description=str(current.get("status")), completed=now.get("done") or 0, total=now.get("total"))
+
+        return client.wait_run(pid, run["id"], poll=0.5, on_update=show)
 
 
 # -- the API description ---------------------------------------------------------------

@@ -22,8 +22,10 @@ async iterators): every route method only builds a request and hands it to
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -50,11 +52,13 @@ OPERATIONS = {
     "listTemplateVersions": "list_template_versions", "renderTemplate": "render_template",
     "assistantProfile": "assistant_profile", "assistantSuggest": "assistant_suggest",
     "getOpenAPI": "openapi",
-    # Headless runs (issue 12, item 5): not on servers of today, which answer 404 no_route.
+    # Headless runs (issue 12, item 5). Older servers answer 404 no_route: NotAvailable.
     "listRuns": "list_runs", "createRun": "create_run", "getRun": "get_run", "cancelRun": "cancel_run",
 }
-# Operations the client knows before the server has them.
-FUTURE_OPERATIONS = {"listRuns", "createRun", "getRun", "cancelRun"}
+# Operations the client knows before the server has them (none at the moment: runs landed).
+FUTURE_OPERATIONS: frozenset = frozenset()
+# The statuses of a run that has ended (the others: queued, running).
+RUN_FINISHED = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
 
 
 class Tagged(NamedTuple):
@@ -252,9 +256,13 @@ class _Base:
         """GET projects/{pid}/notebooks: ``{"items": [{path, name, last_modified, created}...]}``."""
         return self._call("GET", ["projects", pid, "notebooks"])
 
-    def create_notebook(self, pid: str, name: str) -> dict:
-        """POST projects/{pid}/notebooks ``{name}`` ('.ipynb' is added when missing)."""
-        return self._call("POST", ["projects", pid, "notebooks"], body={"name": name})
+    def create_notebook(self, pid: str, name: str | None = None, *, from_template: str | None = None,
+                        parameters: dict | None = None) -> dict:
+        """POST projects/{pid}/notebooks ``{name}`` ('.ipynb' is added when missing); with
+        ``from_template`` (a notebook template's id) the new notebook is that template with
+        ``parameters`` injected (its name from the template's file name when ``name`` is None)."""
+        return self._call("POST", ["projects", pid, "notebooks"],
+                          body=_body(name=name, from_template=from_template, parameters=parameters))
 
     def get_notebook(self, pid: str, nb: str) -> dict:
         """GET projects/{pid}/notebooks/{nb}."""
@@ -354,16 +362,18 @@ class _Base:
 
     def list_templates(self, *, category: str | None = None, tag: str | None = None, q: str | None = None,
                        source: str | None = None, retired: bool | None = None, limit: int | None = None,
-                       cursor: str | None = None) -> dict:
-        """GET templates: one page of summaries, sorted by id; ``source`` is builtin, path or user."""
+                       cursor: str | None = None, kind: str | None = None) -> dict:
+        """GET templates: one page of summaries, sorted by id; ``source`` is builtin, path or user
+        (contents or folder for notebook templates); ``kind`` is cell (the default) or notebook."""
         params = {"category": category, "tag": tag, "q": q, "source": source, "retired": retired or None,
-                  "limit": limit, "cursor": cursor}
+                  "limit": limit, "cursor": cursor, "kind": kind}
         return self._call("GET", ["templates"], params=params)
 
     def iter_templates(self, *, category: str | None = None, tag: str | None = None, q: str | None = None,
-                       source: str | None = None, retired: bool | None = None, page_size: int | None = None):
+                       source: str | None = None, retired: bool | None = None, page_size: int | None = None,
+                       kind: str | None = None):
         """Every template summary that matches the filters."""
-        filters = {"category": category, "tag": tag, "q": q, "source": source, "retired": retired}
+        filters = {"category": category, "tag": tag, "q": q, "source": source, "retired": retired, "kind": kind}
         return self._iter_pages(self.list_templates, filters, page_size)
 
     def get_template(self, tid: str, version: int | None = None) -> Tagged:
@@ -401,27 +411,34 @@ class _Base:
         """POST assistant/suggest: the statistical tests that fit the design, with template inputs."""
         return self._call("POST", ["assistant", "suggest"], body={"source": source, "design": design})
 
-    # -- runs (not on servers of today: NotAvailable) -------------------------------------
+    # -- runs (a server without them answers 404 no_route: NotAvailable) -------------------
 
     def create_run(self, pid: str, notebook: str, parameters: dict | None = None, *, timeout: float | None = None) -> dict:
-        """POST projects/{pid}/runs ``{notebook, parameters, timeout}``: starts a headless run (202); the run."""
+        """POST projects/{pid}/runs ``{notebook, parameters, timeout}``: queues a headless run (202); the run.
+
+        The request is checked before anything runs: bad parameters raise ``BadRequest``
+        with paths ``/parameters/<name>``, a missing notebook ``NotFound`` (path ``/notebook``).
+        """
         body = _body(notebook=notebook, parameters=parameters, timeout=timeout)
         return self._call("POST", ["projects", pid, "runs"], body=body, feature="runs")
 
     def list_runs(self, pid: str, *, limit: int | None = None, cursor: str | None = None) -> dict:
-        """GET projects/{pid}/runs: one page of the project's runs."""
+        """GET projects/{pid}/runs: one page ``{"items": [run...], "next_cursor"}``, newest first."""
         return self._call("GET", ["projects", pid, "runs"], params={"limit": limit, "cursor": cursor}, feature="runs")
 
     def iter_runs(self, pid: str, *, page_size: int | None = None):
-        """Every run of the project."""
+        """Every run of the project, newest first."""
         return self._iter_pages(self.list_runs, {"pid": pid}, page_size)
 
     def get_run(self, pid: str, rid: str) -> dict:
-        """GET projects/{pid}/runs/{rid}: status, progress, timing, output path, failing cell."""
+        """GET projects/{pid}/runs/{rid}: status, progress ``{done, total}``, timing, output path, error."""
         return self._call("GET", ["projects", pid, "runs", rid], feature="runs")
 
-    def cancel_run(self, pid: str, rid: str):
-        """DELETE projects/{pid}/runs/{rid}: cancels the run."""
+    def cancel_run(self, pid: str, rid: str) -> dict:
+        """DELETE projects/{pid}/runs/{rid}: cancels a queued or running run; the run (``cancelled``).
+
+        A run that has already ended raises ``Conflict`` (code ``run_finished``).
+        """
         return self._call("DELETE", ["projects", pid, "runs", rid], feature="runs")
 
     # -- the API itself ----------------------------------------------------------------
@@ -460,6 +477,23 @@ class DatadiveClient(_Base):
             raise self._unreachable(request, exc) from exc
         return self._finish(response, tagged, feature)
 
+    def wait_run(self, pid: str, rid: str, *, poll: float = 0.5, timeout: float | None = None, on_update=None) -> dict:
+        """Polls the run every ``poll`` seconds until it ends (succeeded, failed, cancelled, interrupted); the run.
+
+        ``on_update(run)`` is called with every answer; ``timeout`` (seconds, None: no
+        limit) raises the built-in ``TimeoutError`` and leaves the run going on the server.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            run = self.get_run(pid, rid)
+            if on_update is not None:
+                on_update(run)
+            if run.get("status") in RUN_FINISHED:
+                return run
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"the run {rid} had not ended after {timeout} s (it is {run.get('status')})")
+            time.sleep(poll)
+
     def _iter_pages(self, list_page, kwargs: dict, page_size):
         cursor, seen = None, set()
         while True:
@@ -496,6 +530,19 @@ class AsyncDatadiveClient(_Base):
         except httpx.TransportError as exc:
             raise self._unreachable(request, exc) from exc
         return self._finish(response, tagged, feature)
+
+    async def wait_run(self, pid: str, rid: str, *, poll: float = 0.5, timeout: float | None = None, on_update=None) -> dict:
+        """As :meth:`DatadiveClient.wait_run`, awaiting between polls."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            run = await self.get_run(pid, rid)
+            if on_update is not None:
+                on_update(run)
+            if run.get("status") in RUN_FINISHED:
+                return run
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"the run {rid} had not ended after {timeout} s (it is {run.get('status')})")
+            await asyncio.sleep(poll)
 
     async def _iter_pages(self, list_page, kwargs: dict, page_size):
         cursor, seen = None, set()

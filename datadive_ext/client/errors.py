@@ -80,7 +80,7 @@ class NotFound(DatadiveError):
 
 
 class NotAvailable(NotFound):
-    """404 ``no_route``: this server has no such route, e.g. an API that a newer server has (runs)."""
+    """404 ``no_route``: this server has no such route: an API that newer servers have (runs, on a server older than them)."""
 
     exit_code = 12
 

@@ -14,6 +14,7 @@ from cell_templates.errors import DatadiveError
 from cell_templates.validation import iter_errors, value_problems
 
 from ..errors import ApiError, Invalid, NotFound, TooLarge, environment_error, error_body
+from ..offload import run_blocking
 from ..openapi import body_validator
 
 PREFIX = "/api/datadive"
@@ -110,6 +111,15 @@ class DatadiveHandler(ExtensionHandlerMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data, allow_nan=False))
 
+    async def reply_large(self, data, status: int = 200, location: str | None = None) -> None:
+        """``reply`` for a body that grows with a notebook (a thousand cells): encoded in the worker pool."""
+        text = await run_blocking(_encode_in_pieces, data)
+        self.set_status(status)
+        if location:
+            self.set_header("Location", location)
+        self.set_header("Content-Type", "application/json")
+        self.finish(text)
+
     def no_content(self) -> None:
         self.set_status(204)
         self.finish()
@@ -163,6 +173,20 @@ class NoRouteHandler(DatadiveHandler):
         raise NotFound("no such resource in the Datadive API", [{"path": "", "message": "names no resource"}], code="no_route")
 
     get = post = put = patch = delete = web.authenticated(authorized(_no_route))
+
+
+def _encode_in_pieces(data: dict) -> str:
+    """``json.dumps(data)`` of a dict of large lists, item by item: the C encoder holds the
+    interpreter lock for a whole call, so one call per item lets the event loop's thread
+    have the lock back between items rather than after the whole answer."""
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, list):
+            body = "[" + ", ".join(json.dumps(item, allow_nan=False) for item in value) + "]"
+        else:
+            body = json.dumps(value, allow_nan=False)
+        parts.append(json.dumps(key) + ": " + body)
+    return "{" + ", ".join(parts) + "}"
 
 
 def _refuse_constant(name: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..notebooks import OFFLOAD_CELLS
 from .base import DatadiveHandler
 from .projects import PID, SEGMENT
 
@@ -35,7 +36,10 @@ class CellsHandler(CellsBase):
     @authorized
     async def get(self, pid, nb):
         cells, etag = await self.cells.list(pid, self.user, nb)
-        self.with_etag(etag).reply({"cells": cells})
+        if len(cells) > OFFLOAD_CELLS:
+            await self.with_etag(etag).reply_large({"cells": cells})
+        else:
+            self.with_etag(etag).reply({"cells": cells})
 
     @web.authenticated
     @authorized

@@ -86,7 +86,12 @@ class NotebooksHandler(DatadiveHandler):
     @authorized(resource="contents")
     async def post(self, pid):
         data = self.body("NotebookCreate")
-        notebook = await self.projects.create_notebook(pid, self.user, data["name"])
+        if "from_template" in data:
+            notebook = await self.projects.create_notebook_from_template(
+                pid, self.user, self.app.nbtemplates, data["from_template"], data.get("parameters", {}), data.get("name"),
+            )
+        else:
+            notebook = await self.projects.create_notebook(pid, self.user, data["name"])
         self.reply(notebook, 201, location=self.url("projects", pid, "notebooks", notebook["path"]))
 
 

@@ -13,10 +13,12 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..errors import Invalid
+from ..services import nbtemplates
 from .base import DatadiveHandler
 
 AUTH_RESOURCE = "datadive:templates"
 TID = r"(?P<tid>[^/]+)"
+KINDS = ("cell", "notebook")
 
 
 def etag(version: int) -> str:
@@ -30,6 +32,16 @@ class TemplatesHandler(DatadiveHandler):
     @authorized
     async def get(self):
         arg = self.get_query_argument
+        kind = arg("kind", None) or "cell"
+        if kind not in KINDS:
+            raise Invalid("unknown kind", [{"path": "/kind", "message": "must be one of " + ", ".join(KINDS)}])
+        if kind == "notebook":
+            # Notebook templates (docs/notebook-templates.md): the same page shape and filters.
+            filters = dict(q=arg("q", None), source=arg("source", None), category=arg("category", None), tag=arg("tag", None),
+                           **self.page_args())
+            nbtemplates.page([], **filters)  # the arguments are checked before any file is read
+            self.reply(nbtemplates.page(await self.app.nbtemplates.list(), **filters).to_dict())
+            return
         page = await self.templates.list_async(
             category=arg("category", None), tag=arg("tag", None), q=arg("q", None), source=arg("source", None),
             retired=self.bool_arg("retired"), **self.page_args(),

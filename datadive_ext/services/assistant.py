@@ -302,7 +302,7 @@ class AssistantService:
         if "kernel_id" in source:
             if self.km is None:
                 raise Invalid("this server has no kernels", code="unsupported_source")
-            if not kernel_allowed():
+            if not await kernel_allowed():
                 from ..errors import Forbidden
 
                 raise Forbidden("reading a kernel's variables needs permission to execute code in it", code="kernel_forbidden")

@@ -51,6 +51,16 @@ class _Moved(Exception):
     """The live document changed under a prepared write: prepare it again."""
 
 
+def _at_field(exc: NotFound, paths: dict[str, str]) -> NotFound:
+    """``exc`` with its errors at the request body's field for its code (the template
+    service reports a missing version at ``/version``, the query parameter of its own
+    routes; in a cell request the version is a body field)."""
+    path = paths.get(exc.code)
+    if path is not None:
+        exc.errors = [{"path": path, "message": e.get("message") or "not found"} for e in exc.errors] or [{"path": path, "message": "not found"}]
+    return exc
+
+
 def _template_ids(cells) -> set[str]:
     ids = set()
     for cell in cells:
@@ -62,13 +72,13 @@ def _template_ids(cells) -> set[str]:
 
 class CellService:
     def __init__(self, store: Store, projects, templates, log=None, ydoc_app=None, *,
-                 journal: Journal | None = None, notebooks: NotebookAccess | None = None):
+                 journal: Journal | None = None, notebooks: NotebookAccess | None = None, direct_bytes: int | None = None):
         self.store = store
         self.projects = projects
         self.templates = templates
         self.log = log
         self.journal = journal or projects.journal
-        self.notebooks = notebooks or NotebookAccess(projects, log, ydoc_app)
+        self.notebooks = notebooks or NotebookAccess(projects, log, ydoc_app, **({} if direct_bytes is None else {"direct_bytes": direct_bytes}))
         self._recovery: asyncio.Future | None = None
 
     # -- start-up recovery -----------------------------------------------------------------------
@@ -262,7 +272,10 @@ class CellService:
     async def insert(self, pid, user, nb, body: dict, if_match=None) -> tuple[list[dict], str]:
         if "template" in body:
             ref = body["template"]
-            new_cells = await self.templates.render_async(ref["id"], body.get("inputs") or {}, ref.get("version"))
+            try:
+                new_cells = await self.templates.render_async(ref["id"], body.get("inputs") or {}, ref.get("version"))
+            except NotFound as exc:
+                raise _at_field(exc, {"template_not_found": "/template/id", "version_not_found": "/template/version"}) from None
         else:
             new_cells = [cellops.new_cell(body["cell_type"], body.get("source", ""))]
         cellops.validate(new_cells)
@@ -292,10 +305,16 @@ class CellService:
             else:
                 meta = provenance(before)
                 if meta is None:
-                    raise Invalid("this cell was not generated from a template; edit its source instead", [{"path": "/inputs", "message": "the cell has no template"}], code="not_generated")
+                    field = "/inputs" if "inputs" in body else "/template_version"
+                    raise Invalid("this cell was not generated from a template; edit its source instead", [{"path": field, "message": "the cell has no template"}], code="not_generated")
                 version = body.get("template_version")
                 wanted = meta.get("version") if version is None else (None if version == "latest" else version)
-                template, _, _ = await self.templates.resolve_async(meta["template"], wanted)
+                try:
+                    template, _, _ = await self.templates.resolve_async(meta["template"], wanted)
+                except NotFound as exc:
+                    # An unknown version asked for in the body is that field's error; the
+                    # template itself gone (or the cell's own version gone) is no field's.
+                    raise _at_field(exc, {"version_not_found": "/template_version"} if version is not None else {}) from None
                 new = await self.templates.rerender_async(before, template, body.get("inputs"), bool(body.get("force")))
             cellops.validate([new])
             return cellops.fingerprint(before), new, await self.latest_versions(_template_ids([new]))

@@ -513,6 +513,19 @@ class ProjectService:
             raise
         return await self.notebook(pid, user, rel)
 
+    async def create_notebook_from_template(self, pid: str, user: str, nbtemplates, template_id: str, parameters=None,
+                                            name: str | None = None) -> dict:
+        """A notebook made from a notebook template (``NotebookTemplateService``) in the project's folder.
+
+        The editor role is checked first. With ``name`` the notebook is created at that
+        path (409 ``notebook_exists`` if taken); without, its name comes from the
+        template's file name and the parameters, made unique (``-1``, ``-2``...).
+        """
+        row, _ = await self.folder(pid, user, "editor")
+        path = await nbtemplates.create(template_id, {} if parameters is None else parameters, folder=row["path"], name=name,
+                                        unique=name is None)
+        return await self.notebook(pid, user, path[len(row["path"]) + 1:])
+
     async def rename_notebook(self, pid: str, user: str, nb: str, new_name: str) -> dict:
         row, _ = await self.folder(pid, user, "editor")
         old = self.notebook_path(row, nb)

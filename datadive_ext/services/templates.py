@@ -55,6 +55,7 @@ def _search_text(doc: dict) -> str:
 
 def summary(template: Template, source: str, **extra) -> dict:
     out = {
+        "kind": "cell",
         "id": template.id,
         "version": template.version,
         "title": template.title,
@@ -72,7 +73,7 @@ def summary(template: Template, source: str, **extra) -> dict:
 def _doc_summary(doc: dict, source: str, **extra) -> dict:
     """``summary`` of a stored document that no longer loads (its fields as stored)."""
     out = {
-        "id": doc.get("id"), "version": doc.get("version"), "title": doc.get("title"),
+        "kind": "cell", "id": doc.get("id"), "version": doc.get("version"), "title": doc.get("title"),
         "description": doc.get("description", ""), "category": doc.get("category", "general"),
         "tags": list(doc.get("tags", [])), "source": source, "locked": bool(doc.get("locked", False)),
         "assistant_test": (doc.get("assistant") or {}).get("test"),
@@ -83,7 +84,7 @@ def _doc_summary(doc: dict, source: str, **extra) -> dict:
 
 def _row_summary(row: dict) -> dict:
     return {
-        "id": row["id"], "version": row["latest_version"], "title": row["title"], "description": row["description"],
+        "kind": "cell", "id": row["id"], "version": row["latest_version"], "title": row["title"], "description": row["description"],
         "category": row["category"], "tags": json.loads(row["tags"]), "source": "user", "locked": bool(row["locked"]),
         "assistant_test": row["assistant_test"], "author": row["author"], "created_at": row["created_at"],
         "updated_at": row["updated_at"], "retired_at": row["retired_at"],
