@@ -31,6 +31,7 @@ Run: ``python benchmarks/bench_loop_lag.py [--quick]`` (``make bench`` runs ever
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -128,6 +129,23 @@ def _install_callback_timer() -> None:
     asyncio.events.Handle._run = _run
 
 
+def _install_gc_timer() -> None:
+    """Collections of the cyclic garbage collector over SLOW_CALLBACK, as stalls of their own:
+    a collection runs in whichever thread allocated last, holding the interpreter lock."""
+    started = {}
+
+    def callback(phase, info):
+        if phase == "start":
+            started["at"] = time.perf_counter()
+        elif "at" in started:
+            took = time.perf_counter() - started.pop("at")
+            if took > SLOW_CALLBACK:
+                with _probe.lock:
+                    _probe.slow.append((took, f"garbage collection, generation {info.get('generation')}"))
+
+    gc.callbacks.append(callback)
+
+
 async def _tick() -> None:
     loop = asyncio.get_running_loop()
     while True:
@@ -164,6 +182,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
     route = url_path_join(serverapp.base_url, "bench-loop-lag")
     serverapp.web_app.add_handlers(".*$", [(route, LagHandler)])
     _install_callback_timer()
+    _install_gc_timer()
     IOLoop.current().add_callback(lambda: asyncio.ensure_future(_tick()))
 
 
