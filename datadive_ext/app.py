@@ -133,6 +133,10 @@ class DatadiveApp(ExtensionApp):
         2, config=True,
         help="Headless runs executing at once; further runs wait in a queue (status `queued`).",
     )
+    max_queued_runs = Int(
+        100, config=True,
+        help="Runs that may wait in the queue; beyond it a new run is refused (503 `run_queue_full`, Retry-After).",
+    )
     run_timeout = Float(
         3600.0, config=True,
         help="Seconds a headless run may take when its request gives no `timeout` (then it fails, `timeout`).",
@@ -229,6 +233,7 @@ class DatadiveApp(ExtensionApp):
         self.runs = RunService(
             self.store, self.projects, self.nbtemplates,
             max_concurrent=self.max_concurrent_runs, default_timeout=self.run_timeout, log=self.log,
+            max_queued=self.max_queued_runs,
         )
         self.serverapp.event_logger.add_listener(schema_id=CONTENTS_EVENTS, listener=self._on_contents_event)
         self.log.info("Datadive store: %s (%s-user mode)", self.store.path, "single" if self.single_user else "multi")

@@ -326,6 +326,31 @@ class TestQueue:
         assert_error(await api("GET", "projects", pid, "runs", params={"limit": 0}), 400, "invalid", ["/limit"])
 
 
+class TestQueueBound:
+    @pytest.fixture
+    def jp_server_config(self, jp_data_dir):
+        return base_config(jp_data_dir, DatadiveApp={"max_concurrent_runs": 1, "max_queued_runs": 1})
+
+    async def test_a_full_queue_refuses_new_runs_until_it_has_room(self, api, jp_root_dir):
+        project = await new_project(api)
+        pid, folder = project["id"], jp_root_dir / project["path"]
+        write_notebook(folder, "sleepy.ipynb", make_notebook("import time\ntime.sleep(60)"))
+        running = await start_run(api, pid, "sleepy.ipynb")
+        waiting = await start_run(api, pid, "sleepy.ipynb")
+        assert (running["status"], waiting["status"]) == ("running", "queued")
+        refused = await api("POST", "projects", pid, "runs", body={"notebook": "sleepy.ipynb"})
+        assert_error(refused, 503, "run_queue_full", [])
+        assert refused.headers.get("Retry-After") == "30"
+        assert len((await api("GET", "projects", pid, "runs")).json["items"]) == 2  # the refused one left no row
+        # Room again once the waiting run is cancelled.
+        assert (await api("DELETE", "projects", pid, "runs", waiting["id"])).status == 200
+        again = await start_run(api, pid, "sleepy.ipynb")
+        assert again["status"] == "queued"
+        for r in (again, running):
+            assert (await api("DELETE", "projects", pid, "runs", r["id"])).status == 200
+        await wait_finished(api, pid, running["id"])
+
+
 # -- bad requests: refused before anything runs --------------------------------------------------
 
 

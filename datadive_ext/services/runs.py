@@ -155,11 +155,13 @@ class _Active:
 
 
 class RunService:
-    def __init__(self, store, projects, nbtemplates, *, max_concurrent: int = 2, default_timeout: float = 3600.0, log=None):
+    def __init__(self, store, projects, nbtemplates, *, max_concurrent: int = 2, default_timeout: float = 3600.0, log=None,
+                 max_queued: int = 100):
         self.store = store
         self.projects = projects
         self.nbtemplates = nbtemplates  # the notebook template service (not needed by runs so far)
         self.max_concurrent = max(1, int(max_concurrent))
+        self.max_queued = max(0, int(max_queued))  # each queued run holds its prepared notebook in memory
         self.default_timeout = float(default_timeout)
         self.log = log
         self._queue: list[_Active] = []  # FIFO of runs waiting for a slot
@@ -230,6 +232,9 @@ class RunService:
         if self._stopping:
             raise Unavailable("the server is stopping: no new runs", headers={"Retry-After": "5"})
         row, _ = await self.projects.folder(pid, user, "editor")
+        if len(self._queue) >= self.max_queued and len(self._running) >= self.max_concurrent:
+            raise Unavailable(f"{len(self._queue)} runs are waiting already (the most this server queues); try again later",
+                              headers={"Retry-After": "30"}, code="run_queue_full")
         notebook = body["notebook"]
         path = self.projects.notebook_path(row, notebook, "/notebook")
         if not await self.projects.is_notebook(path):
