@@ -673,8 +673,8 @@ async def test_path_traversal(lab_args):
                                    ("GET", ("cells",), None), ("POST", ("cells",), {"cell_type": "code", "source": "x"}),
                                    ("GET", ("history",), None)):
             reply = await lab.send(method, "projects", pid, "notebooks", path, *rest, body=body)
-            # The notebook routes name the URL's notebook "/path", the cell and history routes "/nb".
-            lab.expect(f"{method} notebook {path!r} {'/'.join(rest)}", reply, 400, "invalid_path", ["/nb"] if rest else ["/path"])
+            # Every route names the URL's notebook "/nb", the path parameter's name.
+            lab.expect(f"{method} notebook {path!r} {'/'.join(rest)}", reply, 400, "invalid_path", ["/nb"])
 
     # Paths that are not notebooks: a data file, the manifest, a folder, a missing file.
     for path in ("data.csv", "notes.txt", "datadive-project.json", "sub", "missing.ipynb", "%2e%2e%2fsecret.ipynb"):
@@ -701,7 +701,7 @@ async def test_path_traversal(lab_args):
         for method, rest in (("GET", ""), ("DELETE", ""), ("GET", "/cells"), ("PATCH", "")):
             body = '{"name": "moved"}' if method == "PATCH" else None
             reply = await lab.raw(method, base + raw + rest, body=body)
-            paths = [] if status == 404 else ["/nb"] if rest else ["/path"]
+            paths = [] if status == 404 else ["/nb"]
             lab.expect(f"raw {method} {raw}{rest}", reply, status, code, paths)
     # Not one segment: these never reach a Datadive handler; whoever answers, nothing happens.
     for raw in ("../secret.ipynb", "../../../../secret.ipynb", nb + "/", "sub/../" + nb):

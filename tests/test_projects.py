@@ -580,9 +580,9 @@ async def test_path_traversal_in_notebook_urls_is_refused(api, jp_root_dir):
     before = tree(jp_root_dir)
     for nb in ("../secret.ipynb", "../../projects/secret.ipynb", "/projects/secret.ipynb", "a/../../secret.ipynb",
                ".hidden.ipynb", "a\\..\\..\\secret.ipynb", "a\x00.ipynb", "C:secret.ipynb"):
-        assert_error(await api("GET", "projects", pid, "notebooks", nb), 400, "invalid_path", ["/path"])
-        assert_error(await api("DELETE", "projects", pid, "notebooks", nb), 400, "invalid_path", ["/path"])
-        assert_error(await api("PATCH", "projects", pid, "notebooks", nb, body={"name": "stolen"}), 400, "invalid_path", ["/path"])
+        assert_error(await api("GET", "projects", pid, "notebooks", nb), 400, "invalid_path", ["/nb"])
+        assert_error(await api("DELETE", "projects", pid, "notebooks", nb), 400, "invalid_path", ["/nb"])
+        assert_error(await api("PATCH", "projects", pid, "notebooks", nb, body={"name": "stolen"}), 400, "invalid_path", ["/nb"])
     assert tree(jp_root_dir) == before
     assert secret.is_file()
 

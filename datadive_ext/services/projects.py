@@ -398,7 +398,7 @@ class ProjectService:
         return row, role
 
 
-    def notebook_path(self, row: dict, nb: str, where: str = "/path") -> str:
+    def notebook_path(self, row: dict, nb: str, where: str = "/nb") -> str:
         check_relative_path(nb, where)
         return posixpath.join(row["path"], nb)
 
