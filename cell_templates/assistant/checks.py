@@ -365,3 +365,88 @@ def outliers_bivariate(x: np.ndarray, y: np.ndarray) -> int:
     d = xy - xy.mean(axis=0)
     m = np.einsum("ij,jk,ik->i", d, inv, d)
     return int(np.sum(m > outlier_cutoff(xy.shape[0])))
+
+
+#: The robust check fits the minimum covariance determinant on at most this many rows (a seeded sample;
+#: scikit-learn's fast path) and measures the distance of every row from that fit.
+MCD_FIT_ROWS = 500
+#: scikit-learn's random_state for the MCD fit: the same data always give the same answer.
+MCD_RANDOM_STATE = 42
+
+
+def _mcd_consistency(p: int, fraction: float) -> float:
+    """Consistency factor of a covariance estimated from the ``fraction`` of bivariate-normal points
+    closest to the centre (robustbase ``.MCDcons``)."""
+    stats = _stats()
+    q = stats.chi2.ppf(fraction, p)
+    return float(fraction / stats.gamma.cdf(q / 2, p / 2 + 1))
+
+
+def _mcd_small_sample(p: int, n: int) -> float:
+    """Small-sample correction factor of the reweighted MCD covariance, alpha = 0.5 (Pison, Van Aelst and
+    Willems 2002; the coefficients of robustbase ``.MCDcnp2.rew``)."""
+    if p == 1:
+        f = 1 - math.exp(1.11098143415027) / n ** 1.5182890270453
+    elif p == 2:
+        f = 1 - math.exp(3.11101712909049) / n ** 1.91401056721863
+    else:
+        c = np.array([[-1.02842572724793, 1.67659883081926, 2.0], [-0.26800273450853, 1.35968562893582, 3.0]])
+        a = np.column_stack([np.ones(2), -np.log(c[:, 2] * p ** 2)])
+        coef = np.linalg.solve(a, np.log(-c[:, 0] / p ** c[:, 1]))
+        f = 1 - math.exp(coef[0]) / n ** coef[1]
+    return float(1 / f) if f > 0 else 1.0
+
+
+def robust_cutoff(n_fit: int, p: int, n_tested: int) -> float:
+    """Squared robust distance that a clean multivariate-normal point exceeds with probability .05 / ``n_tested``
+    (Bonferroni): the scaled F distribution of a new point's distance from the mean and covariance of the
+    h = ceil((n_fit + p + 1) / 2) points an MCD fit keeps (Hotelling; Hardin and Rocke 2005 use h too)."""
+    h = math.ceil((n_fit + p + 1) / 2)
+    scale = (h + 1) * (h - 1) * p / (h * (h - p))
+    return float(scale * _stats().f.isf(0.05 / max(n_tested, 1), p, h - p))
+
+
+def outliers_robust(xy: np.ndarray, generator: np.random.Generator | None = None):
+    """Multivariate outliers by the minimum covariance determinant: ``(flagged, distances, cutoff, n_fit)``.
+
+    ``xy`` is n x p (p >= 2). scikit-learn's ``MinCovDet`` (reweighted MCD, fixed random_state) is fitted
+    on at most :data:`MCD_FIT_ROWS` rows (a sample from ``generator``); its covariance gets robustbase's
+    consistency and small-sample factors; every row's squared distance is compared with :func:`robust_cutoff`.
+    A cluster of outliers inflates the classical covariance and hides itself (masking); the MCD, fitted on
+    the half of the points that are most concentrated, does not see them. On clean bivariate-normal data
+    some point is flagged in about 2-8% of data sets (simulated, n = 10 to 300).
+    Raises ImportError without scikit-learn, ValueError when the fit is degenerate.
+    """
+    from sklearn.covariance import MinCovDet
+
+    xy = np.asarray(xy, dtype=float)
+    n, p = xy.shape
+    if n < p + 3:
+        raise ValueError(f"too few rows ({n})")
+    fit_rows = xy
+    if n > MCD_FIT_ROWS:
+        gen = generator if generator is not None else np.random.default_rng(MCD_RANDOM_STATE)
+        fit_rows = xy[np.sort(gen.choice(n, MCD_FIT_ROWS, replace=False))]
+    n_fit = fit_rows.shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mcd = MinCovDet(random_state=MCD_RANDOM_STATE).fit(fit_rows)
+    support = mcd.support_
+    kept = int(support.sum())
+    centre = fit_rows[support].mean(axis=0)
+    cov = np.cov(fit_rows[support], rowvar=False).reshape(p, p)
+    if kept < n_fit:
+        cov = cov * _mcd_consistency(p, kept / n_fit) * _mcd_small_sample(p, n_fit)
+    if not np.all(np.isfinite(cov)) or np.linalg.matrix_rank(cov) < p:
+        raise ValueError("the robust covariance is singular (many identical values)")
+    d = xy - centre
+    dist = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d)
+    cutoff = robust_cutoff(n_fit, p, n)
+    return dist > cutoff, dist, cutoff, n_fit
+
+
+def labels_text(labels, limit: int = 10) -> str:
+    """Index labels as text, at most ``limit`` shown, then ``and N more``."""
+    shown = [repr(x) if isinstance(x, str) else str(x) for x in list(labels)[:limit]]
+    more = len(labels) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")

@@ -286,9 +286,23 @@ def find_subject(data: Data, exclude) -> list:
             vals = s.dropna().to_numpy(dtype=float)
             if not np.all(vals == np.floor(vals)):
                 continue
-        if s.nunique(dropna=True) < n:
+        if _repeats(s, n):
             out.append(c)
     return out
+
+
+def _repeats(s: pd.Series, n: int) -> bool:
+    """``s.nunique(dropna=True) < n``: a value repeats or is missing. For numpy numbers, without
+    hashing: a strictly increasing column has no repeat, otherwise one sort finds equal neighbours."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":
+        a = s.to_numpy()
+        if a.dtype.kind == "f" and np.isnan(a).any():
+            return True  # a missing value: fewer distinct values than rows
+        if a.size < 2 or bool(np.all(a[1:] > a[:-1])):
+            return False
+        a = np.sort(a)
+        return bool(np.any(a[1:] == a[:-1]))  # -0.0 == 0.0, as for pandas' hashing
+    return s.nunique(dropna=True) < n
 
 
 def within_structure(subj_codes: np.ndarray, fac_codes: np.ndarray) -> tuple[float, int]:
